@@ -1,0 +1,149 @@
+"""Replay and verify throughput over a large log.
+
+Events are generated directly into the store for speed, through the same append path the
+services use (`EventStore.append`, 16 concurrent writers): per athlete a registration, a shoe,
+and runs, each run logged then edited a few times (five events per append). Then:
+
+* `maratron replay` machinery (`rebuild`): every projection of every service, into a staging key
+  space, atomic swap: events/s;
+* `maratron verify` machinery: hash chains of every stream, then a scratch replay compared with
+  the live read models: seconds.
+
+Size: MARATRON_BENCH_REPLAY_EVENTS (default 20,000; the issue asks for 1,000,000 — set it for the
+full run: at the replay rate measured here that takes far longer than the rest of `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import time
+from typing import Any
+
+from maratron_cli.operator import all_projections
+from maratron_contracts.envelope import Actor, EventMetadata, NewEvent
+from maratron_contracts.messages import Event
+from maratron_contracts.registry import load_all
+from maratron_contracts.runs import AthleteRegistered, RunLogged, RunUpdated, ShoeAdded
+from maratron_eventstore import EventStore
+from maratron_projections import Keys
+from maratron_projections.compare import compare, drop
+from maratron_projections.rebuild import build, rebuild
+from redis.asyncio import Redis
+
+EDITS_PER_RUN = 4
+RUNS_PER_ATHLETE = 40
+WRITERS = 16
+
+
+def _new(event: Event) -> NewEvent:
+    return NewEvent(
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        data=event.model_dump(mode="json"),
+    )
+
+
+def athlete_batches(
+    athlete: str, runs: int, rng: random.Random
+) -> list[tuple[str, list[NewEvent]]]:
+    now = dt.datetime.now(dt.UTC)
+    shoe = f"shoe-{athlete}"
+    batches: list[tuple[str, list[NewEvent]]] = [
+        (f"athlete:{athlete}", [_new(AthleteRegistered(
+            athlete_id=athlete, name=f"Runner {athlete}", email=f"{athlete}@example.com",
+            timezone="Europe/Paris", unit="km", week_start="monday", max_hr=190,
+            resting_hr=50, registered_at=now))]),
+        (f"shoes:{athlete}", [_new(ShoeAdded(
+            shoe_id=shoe, name="Trainer", max_distance_m=800_000, initial_distance_m=0,
+            added_at=now))]),
+    ]  # fmt: skip
+    today = dt.date.today()
+    for i in range(runs):
+        run_id = f"{athlete}-r{i}"
+        fields: dict[str, Any] = {
+            "run_id": run_id, "date": today - dt.timedelta(days=runs - i),
+            "distance_m": rng.randint(4_000, 25_000), "duration_s": rng.randint(1_500, 9_000),
+            "avg_hr": rng.randint(130, 170), "shoe_id": shoe, "workout_type": "easy",
+        }  # fmt: skip
+        events = [_new(RunLogged(**fields, logged_at=now))]
+        for _ in range(EDITS_PER_RUN):
+            fields["duration_s"] = int(fields["distance_m"] * rng.uniform(0.25, 0.4))
+            events.append(_new(RunUpdated(**fields, changed=["duration_s"], updated_at=now)))
+        batches.append((f"run:{run_id}", events))
+    return batches
+
+
+async def generate(store: EventStore, total: int) -> float:
+    """Append about `total` events; returns events/s of the generation."""
+    per_athlete = 2 + RUNS_PER_ATHLETE * (1 + EDITS_PER_RUN)
+    athletes = max(1, total // per_athlete)
+    rng = random.Random(7)
+    meta = EventMetadata(actor=Actor.system("bench"))
+    queue: asyncio.Queue[tuple[str, str, list[NewEvent]]] = asyncio.Queue()
+    for a in range(athletes):
+        athlete = f"bench-{a}"
+        for stream, events in athlete_batches(athlete, RUNS_PER_ATHLETE, rng):
+            queue.put_nowait((stream, athlete, events))
+    # a stream's later batches depend on nothing else: any order of whole batches is fine
+    appended = 0
+
+    async def writer() -> None:
+        nonlocal appended
+        while not queue.empty():
+            stream, athlete, events = queue.get_nowait()
+            await store.append(stream, athlete, events, expected_version=0, metadata=meta)
+            appended += len(events)
+
+    began = time.monotonic()
+    await asyncio.gather(*(writer() for _ in range(WRITERS)))
+    return appended / (time.monotonic() - began)
+
+
+async def main(database_url: str, redis_url: str, namespace: str) -> list[dict[str, Any]]:
+    total = int(os.environ.get("MARATRON_BENCH_REPLAY_EVENTS", "20000"))
+    store = await EventStore.connect(
+        database_url, namespace=namespace, registry=load_all(), max_size=WRITERS + 2
+    )
+    await store.migrate()
+    redis = Redis.from_url(redis_url)
+    rows: list[dict[str, Any]] = []
+    try:
+        gen_rate = await generate(store, total)
+        head = await store.head()
+        rows.append({"benchmark": "generate (append path, 16 writers)", "value": round(gen_rate),
+                     "unit": "events/s", "n": head})  # fmt: skip
+        result = await rebuild(store, redis, all_projections(), namespace)
+        rate = round(result.events_per_second)
+        rows.append({"benchmark": "replay (all projections, blue/green)", "value": rate,
+                     "unit": "events/s", "n": head})  # fmt: skip
+        began = time.monotonic()
+        violations = await store.verify_chains()
+        chains = time.monotonic() - began
+        rows.append({"benchmark": "verify: hash chains", "value": round(chains, 2), "unit": "s",
+                     "n": head})  # fmt: skip
+        began = time.monotonic()
+        scratch = Keys(namespace, "bench-verify")
+        await build(store, redis, all_projections(), scratch)
+        drift = await compare(redis, scratch, Keys(namespace))
+        await drop(redis, scratch)
+        rows.append({"benchmark": "verify: replay + compare", "value":
+                     round(time.monotonic() - began, 2), "unit": "s", "n": head})  # fmt: skip
+        assert not violations and not drift, (violations[:3], drift[:3])
+    finally:
+        await redis.aclose()
+        await store.close()
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    url_db = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    url_redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    for row in asyncio.run(
+        main(url_db, url_redis, sys.argv[1] if len(sys.argv) > 1 else "benchreplay")
+    ):
+        print(row)

@@ -1,0 +1,189 @@
+"""Blue/green rebuild of read models from the event store (never from NATS).
+
+`rebuild` projects the whole log into a *staging* key space (`{ns}:rm:build-<id>:`), then swaps
+it for the live one in a single MULTI/EXEC (readers see either the old or the new read models,
+never a mix), then catches the live key space up with anything appended during the swap.
+
+* Resumable: the staging version is recorded in `{ns}:replay:staging`; an interrupted rebuild
+  resumes from the staging checkpoint instead of starting over.
+* Point in time: `until=` builds a copy of the read models as they were at a global position
+  into its own key space (`{ns}:rm:asof-<position>:`), which is kept and never swapped in.
+* Idempotent: the same applied markers as everywhere else, so a live service projecting inline
+  during the swap cannot be double-counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from maratron_contracts.envelope import RecordedEvent
+from maratron_contracts.subjects import redis_prefix
+from redis.asyncio import Redis
+
+from maratron_projections.keys import Keys
+from maratron_projections.projection import Projection
+from maratron_projections.projector import Projector
+
+if TYPE_CHECKING:
+    from maratron_eventstore import EventStore
+
+REPLAY_NAME = "replay"
+Progress = Callable[[int, int, float], None]
+"""(position reached, target position, seconds elapsed)."""
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    version: str
+    position: int
+    events_per_second: float
+    seconds: float
+    swapped: bool
+    resumed: bool
+
+
+def staging_marker(namespace: str) -> str:
+    return f"{redis_prefix(namespace)}replay:staging"
+
+
+async def _scan(redis: Redis, prefix: str) -> list[bytes]:
+    return [k async for k in redis.scan_iter(match=f"{prefix}*", count=5000)]
+
+
+async def build(
+    store: EventStore,
+    redis: Redis,
+    projections: Sequence[Projection],
+    keys: Keys,
+    *,
+    until: int | None = None,
+    chunk: int = 10_000,
+    concurrency: int = 32,
+    progress: Progress | None = None,
+) -> tuple[int, float]:
+    """Project the log into `keys` up to `until` (default: head), resumable from its checkpoint.
+
+    Each page of the log is split by athlete and the athletes are projected concurrently (their
+    read models are disjoint, and every write is WATCHed anyway, so overlap stays correct);
+    within an athlete, events keep log order. The checkpoint moves only after a whole page, so
+    an interrupted build resumes without skipping anything (re-applied events are no-ops).
+
+    Returns (position reached, events per second over this run)."""
+    projector = Projector(redis, store, projections, keys, name=REPLAY_NAME)
+    head = await store.head()
+    target = head if until is None else min(until, head)
+    position = start = await projector.checkpoint()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def project(group: list[RecordedEvent]) -> None:
+        async with gate:
+            await projector.apply(group)
+
+    began = time.monotonic()
+    while position < target:
+        events = await store.read_all(
+            position, limit=chunk, until=target, event_types=projector.event_types
+        )
+        if not events:
+            break
+        by_athlete: dict[str, list[RecordedEvent]] = defaultdict(list)
+        for event in events:
+            by_athlete[event.athlete_id].append(event)
+        await asyncio.gather(*(project(group) for group in by_athlete.values()))
+        position = events[-1].global_position
+        await projector.advance(position)
+        if progress is not None:
+            progress(position, target, time.monotonic() - began)
+    if target > position:  # nothing relevant left: the rest of the log is covered too
+        await projector.advance(target)
+        position = target
+    elapsed = max(time.monotonic() - began, 1e-9)
+    return position, (position - start) / elapsed
+
+
+async def swap(redis: Redis, staging: Keys, live: Keys, *, replace_all: bool = True) -> int:
+    """Atomically replace every live read-model key by its staging counterpart.
+
+    Service checkpoints that existed in the live space are kept, lowered to the staging
+    position, so each service's catch-up re-checks (idempotently) what came after. With
+    `replace_all=False` (a rebuild of some projections only) live keys without a staging
+    counterpart are kept: the other projections' read models stay in place."""
+    staged = await _scan(redis, staging.prefix)
+    current = await _scan(redis, live.prefix)
+    position = int(await redis.get(staging.checkpoint(REPLAY_NAME)) or 0)
+    checkpoint_prefix = live.checkpoint("").encode()
+    pipe = redis.pipeline(transaction=True)
+    if current and replace_all:
+        pipe.delete(*current)
+    for key in staged:
+        pipe.rename(key, live.prefix.encode() + key[len(staging.prefix) :])
+    for key in current:
+        if key.startswith(checkpoint_prefix):
+            pipe.set(key, position)
+    await pipe.execute()
+    return len(staged)
+
+
+async def rebuild(
+    store: EventStore,
+    redis: Redis,
+    projections: Sequence[Projection],
+    namespace: str,
+    *,
+    until: int | None = None,
+    progress: Progress | None = None,
+    replace_all: bool = True,
+    chunk: int = 10_000,
+) -> RebuildResult:
+    """Rebuild read models from the log (blue/green), or a point-in-time copy.
+
+    `replace_all` says that `projections` are all the read models of the namespace."""
+    began = time.monotonic()
+    if until is not None:
+        target = await store.head() if until <= 0 else until
+        keys = Keys(namespace, f"asof-{target}")
+        position, rate = await build(
+            store, redis, projections, keys, until=target, progress=progress, chunk=chunk
+        )
+        return RebuildResult(keys.version, position, rate, time.monotonic() - began, False, False)
+
+    marker = staging_marker(namespace)
+    existing = await redis.get(marker)
+    resumed = existing is not None
+    if isinstance(existing, bytes):
+        version = existing.decode()
+    else:
+        version = existing or f"build-{secrets.token_hex(4)}"
+    if not resumed:
+        await redis.set(marker, version)
+    staging = Keys(namespace, version)
+    position, rate = await build(store, redis, projections, staging, progress=progress, chunk=chunk)
+    live = Keys(namespace)
+    await swap(redis, staging, live, replace_all=replace_all)
+    await redis.delete(marker)
+    # Events appended while staging was built or swapped: catch the live space up.
+    position = await Projector(
+        redis, store, projections, live, name=REPLAY_NAME, batch=2000
+    ).catch_up()
+    return RebuildResult(
+        version, position, rate, time.monotonic() - began, swapped=True, resumed=resumed
+    )
+
+
+async def point_in_time_keys(
+    store: EventStore,
+    redis: Redis,
+    projections: Sequence[Projection],
+    namespace: str,
+    position: int,
+) -> Keys:
+    """The key space of the read models as of `position`, built on first use."""
+    keys = Keys(namespace, f"asof-{position}")
+    await build(store, redis, projections, keys, until=position)
+    return keys

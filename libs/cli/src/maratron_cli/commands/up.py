@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import select
 import signal
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,33 +55,47 @@ def notice(message: str) -> None:
 
 
 class Stopper:
-    """SIGINT/SIGTERM ask for a stop; SIGCHLD wakes the supervisor to look at its children."""
+    """SIGINT/SIGTERM ask for a stop; SIGCHLD wakes the supervisor to look at its children.
+
+    The handlers only set an attribute: the wake-up goes through `signal.set_wakeup_fd` and a
+    pipe. (A handler that calls `threading.Event.set()` deadlocks when the signal lands while
+    the main thread holds that Event's lock inside `wait()`: the handler runs on the same
+    thread and the lock is not reentrant.)"""
 
     def __init__(self) -> None:
         self.requested: signal.Signals | None = None
-        self.wake = threading.Event()
+        self._reader, self._writer = os.pipe()
+        for fd in (self._reader, self._writer):
+            os.set_blocking(fd, False)
 
     def _on_stop(self, signum: int, _: FrameType | None) -> None:
         self.requested = signal.Signals(signum)
-        self.wake.set()
 
     def _on_child(self, _signum: int, _: FrameType | None) -> None:
-        self.wake.set()
+        pass  # the wake-up fd already woke `wait`
 
     @contextmanager
     def installed(self) -> Iterator[Stopper]:
         handlers = {signal.SIGINT: self._on_stop, signal.SIGTERM: self._on_stop,
                     signal.SIGCHLD: self._on_child}  # fmt: skip
         previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+        previous_fd = signal.set_wakeup_fd(self._writer, warn_on_full_buffer=False)
         try:
             yield self
         finally:
+            signal.set_wakeup_fd(previous_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            os.close(self._reader)
+            os.close(self._writer)
 
     def wait(self, seconds: float) -> None:
-        self.wake.wait(seconds)
-        self.wake.clear()
+        """Sleep up to `seconds`, less when a signal arrives."""
+        ready, _, _ = select.select([self._reader], [], [], seconds)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._reader, 512):
+                    pass
 
 
 def _gateway_port() -> int:

@@ -50,13 +50,8 @@ from maratron_testing.plugin import StackUrls
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import NO_RATE_LIMITS, Cluster
 
-NO_LIMITS = {  # the gateway's rate limiter still runs (its cost is measured) but never refuses
-    "MARATRON_RATE_LIMIT_WRITE": "100000000",
-    "MARATRON_RATE_LIMIT_READ": "100000000",
-    "MARATRON_RATE_LIMIT_SEARCH": "100000000",
-}
 SAMPLES = 200
 CORPORA = (1_000, 10_000)
 LOAD_CONCURRENCY = 16
@@ -271,7 +266,7 @@ async def main(nats_url: str, database_url: str, redis_url: str) -> list[dict[st
             redis_url=redis_url,
             namespace=namespace,
             folder=Path(folder),
-            extra_env=NO_LIMITS,
+            extra_env=NO_RATE_LIMITS,
         )
         nc = await nats.connect(nats_url)
         redis = Redis.from_url(redis_url)

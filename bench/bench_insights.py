@@ -30,7 +30,7 @@ from fastmcp.exceptions import ToolError
 from maratron_service.testing import drop_namespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import NO_RATE_LIMITS, Cluster
 
 YEARS = 5
 CALLS = 300
@@ -128,7 +128,9 @@ async def main(nats_url: str, database_url: str, redis_url: str) -> list[dict[st
     namespace = f"benchins{secrets.token_hex(3)}"
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="maratron-bench-insights-") as folder:
-        cluster = Cluster(nats_url, database_url, redis_url, namespace, Path(folder))
+        cluster = Cluster(
+            nats_url, database_url, redis_url, namespace, Path(folder), extra_env=NO_RATE_LIMITS
+        )
         try:
             cluster.start(services=("runs", "context", "insights"), gateways=1)
             url = cluster.gateway_urls[0]

@@ -33,17 +33,12 @@ from maratron_service.testing import drop_namespace
 from maratron_testing.plugin import StackUrls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import NO_RATE_LIMITS, Cluster
 
 CONCURRENCY = (1, 16)
 CALLS_PER_CLIENT = {1: 200, 16: 25}
 WARMUP_CALLS = 20
 SEED_RUNS = 40
-NO_LIMITS = {  # the limiter still runs (its Redis round trip is measured) but never refuses
-    "MARATRON_RATE_LIMIT_WRITE": "100000000",
-    "MARATRON_RATE_LIMIT_READ": "100000000",
-    "MARATRON_RATE_LIMIT_SEARCH": "100000000",
-}
 TARGETS = {"log_run": 1.5, "list_runs": 1.2, "run_summary": 1.2}
 
 
@@ -133,7 +128,7 @@ async def main(
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="maratron-bench-mcp-") as folder:
         cluster = Cluster(
-            nats_url, database_url, redis_url, namespace, Path(folder), extra_env=NO_LIMITS
+            nats_url, database_url, redis_url, namespace, Path(folder), extra_env=NO_RATE_LIMITS
         )
         try:
             cluster.start(services=("runs",), gateways=1)

@@ -31,16 +31,14 @@ from maratron_devstack.tokens import load_or_create_keypair, mint_token
 from maratron_service.testing import drop_namespace
 from maratron_testing.plugin import StackUrls
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.cluster import NO_RATE_LIMITS
+
 ROUNDS = 10
 CALLS_PER_ROUND = 200
 WARMUP_CALLS = 100
 TARGET_MS = 0.5
 SUBJECT = "ath-bench-sec"
-NO_LIMITS = {  # the limiter runs (its Redis round trip is measured) but never refuses
-    "MARATRON_RATE_LIMIT_READ": "100000000",
-    "MARATRON_RATE_LIMIT_WRITE": "100000000",
-    "MARATRON_RATE_LIMIT_SEARCH": "100000000",
-}
 PING = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ping","arguments":{}}}'
 HEADERS = {
     "Accept": "application/json, text/event-stream",
@@ -133,7 +131,7 @@ async def main(
             MARATRON_JWT_PUBLIC_KEY_FILE=str(folder / "keys" / "jwt-public.pem"),
             MARATRON_STDIO_SUBJECT=SUBJECT,
             MARATRON_LOG_LEVEL="WARNING",
-            **NO_LIMITS,
+            **NO_RATE_LIMITS,
         )
         store = await EventStore.connect(database_url, namespace=namespace, registry=load_all())
         redis = Redis.from_url(redis_url)

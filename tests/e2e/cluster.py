@@ -24,6 +24,13 @@ from maratron_devstack.tokens import KeyPair, load_or_create_keypair, mint_token
 from maratron_testing.plugin import StackUrls
 
 START_TIMEOUT_S = 240.0  # imports alone take many seconds on a busy 2-core machine
+NO_RATE_LIMITS = {
+    # Gateway settings for benchmarks: the limiter still runs (its Redis round trip is part of
+    # what they measure) but never refuses.
+    "MARATRON_RATE_LIMIT_WRITE": "100000000",
+    "MARATRON_RATE_LIMIT_READ": "100000000",
+    "MARATRON_RATE_LIMIT_SEARCH": "100000000",
+}
 SERVICES = {"runs": "maratron_runs", "context": "maratron_context", "insights": "maratron_insights"}
 
 

@@ -64,6 +64,16 @@ def test_misspelled_words_in_any_order_find_the_right_item_first() -> None:
     assert ids(INDEX, "mara") == ["race", "goal"]  # a prefix counts
 
 
+def test_three_letter_words_tolerate_a_missing_letter_not_a_wrong_one() -> None:
+    index = build(
+        item("knee", "Left knee pain after long runs", created=1, kind="injury"),
+        item("hip", "Hip flexor tight on hills", created=2, kind="injury"),
+    )
+    assert ids(index, "kne pian") == ["knee"]  # a missing letter, a swapped pair
+    assert ids(index, "hpi") == []  # three letters: no substitution or swap
+    assert ids(index, "hi") == []  # two letters: exact only
+
+
 def test_exact_match_scores_100_and_unrelated_text_nothing() -> None:
     [(_, score)] = INDEX.search("achilles tendon", agent="claude", now=0)
     assert score == 100.0

@@ -47,9 +47,12 @@ def query_words(query: str) -> list[str]:
 
 
 def word_cutoff(word: str) -> float:
-    """Similarity a vocabulary word needs to count as the query word (short words: exact)."""
-    if len(word) <= 3:
+    """Similarity a vocabulary word needs to count as the query word (very short words:
+    exact; three letters: one missing letter, "kne" -> "knee", but no substitution)."""
+    if len(word) <= 2:
         return 100.0
+    if len(word) == 3:
+        return 85.0
     if len(word) <= 5:
         return 75.0  # one typo or a swapped pair in 4-5 letters
     return 70.0
@@ -121,7 +124,7 @@ class SearchIndex:
                 limit=None,
             )
         }
-        if len(qword) >= 4:  # a prefix counts too: "injur" -> "injury", "injured"
+        if len(qword) >= 3:  # a prefix counts too: "injur" -> "injury", "kne" -> "knee"
             sorted_words = self._sorted_words
             at = bisect_left(sorted_words, qword)
             while at < len(sorted_words) and sorted_words[at].startswith(qword):

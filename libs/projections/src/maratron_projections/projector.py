@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # SET key to ARGV[1] unless it already holds a larger number.
-_SET_MAX = """
+SET_MAX_SCRIPT = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 local new = tonumber(ARGV[1])
 if new > cur then redis.call('SET', KEYS[1], ARGV[1]) return new end
@@ -79,7 +79,7 @@ class Projector:
         }
         self._checkpoint_key = keys.checkpoint(self.name)
         self._sentinel_key = keys("running", self.name)
-        self._set_max = redis.register_script(_SET_MAX)
+        self._set_max = redis.register_script(SET_MAX_SCRIPT)
 
     # -- public API -------------------------------------------------------------------------
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
@@ -87,6 +87,19 @@ class Projector:
         for event in events:
             for projection in self._by_type.get(event.event_type, ()):
                 await self._project(projection, event, floor=event.stream_version - 1)
+
+    async def apply_in_log_order(self, events: Sequence[RecordedEvent]) -> None:
+        """Project events read with `read_all` in log order, starting from a position this
+        key space is complete up to (a rebuild from its checkpoint).
+
+        Every earlier event of a stream that a projection handles was then either covered by
+        the checkpoint or passed here before, so there is no gap to look for in the store: the
+        marker alone decides (applied once, skipped when already applied). The checkpoint is
+        the caller's to move (`advance`), once the whole batch is written."""
+        by_type = self._by_type
+        for event in events:
+            for projection in by_type.get(event.event_type, ()):
+                await self._project(projection, event, floor=0)
 
     async def checkpoint(self) -> int:
         """The global position catch-up has processed up to."""
@@ -231,7 +244,7 @@ class Projector:
                         pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(marker_key, event.stream_version)
                     if checkpoint is not None:
-                        pipe.eval(_SET_MAX, 1, self._checkpoint_key, checkpoint)
+                        pipe.eval(SET_MAX_SCRIPT, 1, self._checkpoint_key, checkpoint)
                     await pipe.execute()
                     return None
                 except WatchError:

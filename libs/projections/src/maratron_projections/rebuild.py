@@ -17,23 +17,30 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from maratron_contracts.envelope import RecordedEvent
 from maratron_contracts.subjects import redis_prefix
 from redis.asyncio import Redis
 
 from maratron_projections.keys import Keys
+from maratron_projections.memory import MemoryRedis
 from maratron_projections.projection import Projection
 from maratron_projections.projector import Projector
+from maratron_projections.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from maratron_eventstore import EventStore
 
 REPLAY_NAME = "replay"
+DEFAULT_CHUNK = 50_000
+"""Events folded in memory between two writes to Redis (one MULTI/EXEC each)."""
+DEFAULT_PAGE = 5_000
+"""Events per `read_all` page."""
+DEFAULT_MAX_KEYS = 3_000_000
+"""Read-model keys kept in memory; above it the cache is dropped after a flush (read-through)."""
 Progress = Callable[[int, int, float], None]
 """(position reached, target position, seconds elapsed)."""
 
@@ -56,6 +63,12 @@ async def _scan(redis: Redis, prefix: str) -> list[bytes]:
     return [k async for k in redis.scan_iter(match=f"{prefix}*", count=5000)]
 
 
+async def _any_key(redis: Redis, prefix: str) -> bool:
+    async for _ in redis.scan_iter(match=f"{prefix}*", count=5000):
+        return True
+    return False
+
+
 async def build(
     store: EventStore,
     redis: Redis,
@@ -63,46 +76,66 @@ async def build(
     keys: Keys,
     *,
     until: int | None = None,
-    chunk: int = 10_000,
-    concurrency: int = 32,
+    chunk: int = DEFAULT_CHUNK,
+    page: int = DEFAULT_PAGE,
+    max_keys: int = DEFAULT_MAX_KEYS,
     progress: Progress | None = None,
 ) -> tuple[int, float]:
     """Project the log into `keys` up to `until` (default: head), resumable from its checkpoint.
 
-    Each page of the log is split by athlete and the athletes are projected concurrently (their
-    read models are disjoint, and every write is WATCHed anyway, so overlap stays correct);
-    within an athlete, events keep log order. The checkpoint moves only after a whole page, so
-    an interrupted build resumes without skipping anything (re-applied events are no-ops).
+    The key space is private to the build, so the projector and every projection run unchanged
+    against an in-memory, write-behind copy of it (`MemoryRedis`), in log order. About every
+    `chunk` events the changes are written to Redis in one MULTI/EXEC together with the
+    checkpoint, so an interrupted build resumes from a checkpoint that matches what is in Redis
+    (re-read events are then skipped by their applied markers). A fresh build into an empty
+    key space never reads Redis; a resumed one reads each key through the first time it is
+    touched. The next page of the log is fetched while the current one is folded.
 
     Returns (position reached, events per second over this run)."""
-    projector = Projector(redis, store, projections, keys, name=REPLAY_NAME)
+    checkpoint_key = keys.checkpoint(REPLAY_NAME)
+    raw = await redis.get(checkpoint_key)
+    position = start = int(raw) if raw is not None else 0
+    complete = raw is None and not await _any_key(redis, keys.prefix)
+    fold = MemoryRedis(redis, complete=complete, max_keys=max_keys)
+    projector = Projector(cast(Redis, fold), store, projections, keys, name=REPLAY_NAME)
     head = await store.head()
     target = head if until is None else min(until, head)
-    position = start = await projector.checkpoint()
-    gate = asyncio.Semaphore(concurrency)
+    limit = max(1, min(page, chunk))
 
-    async def project(group: list[RecordedEvent]) -> None:
-        async with gate:
-            await projector.apply(group)
+    def read(after: int) -> asyncio.Task[list[RecordedEvent]]:
+        return asyncio.create_task(
+            store.read_all(after, limit=limit, until=target, event_types=projector.event_types)
+        )
 
     began = time.monotonic()
-    while position < target:
-        events = await store.read_all(
-            position, limit=chunk, until=target, event_types=projector.event_types
-        )
-        if not events:
-            break
-        by_athlete: dict[str, list[RecordedEvent]] = defaultdict(list)
-        for event in events:
-            by_athlete[event.athlete_id].append(event)
-        await asyncio.gather(*(project(group) for group in by_athlete.values()))
-        position = events[-1].global_position
-        await projector.advance(position)
-        if progress is not None:
-            progress(position, target, time.monotonic() - began)
-    if target > position:  # nothing relevant left: the rest of the log is covered too
-        await projector.advance(target)
-        position = target
+    folded = 0
+    ahead = read(position) if position < target else None
+    try:
+        while ahead is not None:
+            events = await ahead
+            ahead = None
+            if not events:
+                break
+            last = events[-1].global_position
+            if last < target:
+                ahead = read(last)
+                await asyncio.sleep(0)  # let the next query go out before folding this page
+            await projector.apply_in_log_order(events)
+            position = last
+            folded += len(events)
+            if folded >= chunk:
+                await fold.flush(checkpoint=(checkpoint_key, position))
+                folded = 0
+                if progress is not None:
+                    progress(position, target, time.monotonic() - began)
+    finally:
+        if ahead is not None:
+            await cancel_and_wait(ahead)
+    # Nothing relevant left: the rest of the log up to the target is covered too.
+    position = max(position, target)
+    await fold.flush(checkpoint=(checkpoint_key, position))
+    if progress is not None:
+        progress(position, target, time.monotonic() - began)
     elapsed = max(time.monotonic() - began, 1e-9)
     return position, (position - start) / elapsed
 

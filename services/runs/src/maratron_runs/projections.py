@@ -5,6 +5,11 @@ order, in one MULTI/EXEC with its applied marker. A run's contributions to its d
 aggregates and to its shoe's distance are integer HINCRBYs (exact and commutative: concurrent
 runs of one day or one shoe never contend); an update or delete first subtracts the run's
 previous contribution, read from the run's stored JSON (only its own stream changes it).
+
+`projects_decided_events = True` (RunsProjection, ShoesProjection): the command loop may project
+a command's events from what it appended instead of reading them back (maratron_service.commands):
+these projections never read `recorded_at` or `hash`, and a run's personal fields are scrubbed
+here whenever the athlete's erasure tombstone is set, whatever the event carried.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class RunsProjection:
 
     name = "runs.runs"
     event_types = frozenset({"RunLogged", "RunUpdated", "RunDeleted"})
+    projects_decided_events = True
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
         k = RunsKeys(keys, event.athlete_id)
@@ -105,9 +111,10 @@ class RunsProjection:
             new = views.run_logged(event.athlete_id, ev)
         elif isinstance(ev, RunUpdated) and old is not None:
             new = views.run_updated(old, ev)
-        if new is not None:
+        if new is not None and _scrubbed(new) != new:
             # An event read before its athlete's erasure must not bring personal data back
-            # after the scrub: watch the tombstone (the scrub sets it in its MULTI).
+            # after the scrub: watch the tombstone (the scrub sets it in its MULTI). A run
+            # without personal fields has nothing to scrub: no need for those two round trips.
             await pipe.watch(k.erased)
             if await pipe.get(k.erased) is not None:
                 new = _scrubbed(new)
@@ -146,6 +153,7 @@ class ShoesProjection:
 
     name = "runs.shoes"
     event_types = frozenset({"ShoeAdded", "ShoeRetired", "DefaultShoeSet"})
+    projects_decided_events = True
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
         k = RunsKeys(keys, event.athlete_id)

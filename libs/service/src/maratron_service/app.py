@@ -141,7 +141,7 @@ class ServiceApp:
                 self.processor = self.bus.processor(
                     self._store, self.projector, namespace=s.namespace
                 )
-                self.processor.subscribe(self._broker, max_workers=s.command_concurrency)
+                await self.processor.subscribe_nats(self._nats, max_workers=s.command_concurrency)
             for setup in self.setups:
                 result = setup(self)
                 if result is not None:
@@ -185,6 +185,7 @@ class ServiceApp:
                 with contextlib.suppress(Exception):
                     await subscriber.stop()
         if self.processor is not None:
+            await self.processor.unsubscribe_nats()  # commands come straight from nats-py
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.processor.wait_idle(), grace)
         # 2. Background work (projector, relay, tasks) while NATS and the pools still work.

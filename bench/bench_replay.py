@@ -19,7 +19,9 @@ import asyncio
 import datetime as dt
 import os
 import random
+import resource
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from maratron_cli.operator import all_projections
@@ -36,6 +38,7 @@ from redis.asyncio import Redis
 EDITS_PER_RUN = 4
 RUNS_PER_ATHLETE = 40
 WRITERS = 16
+DEFAULT_EVENTS = 20_000
 
 
 def _new(event: Event) -> NewEvent:
@@ -76,24 +79,27 @@ def athlete_batches(
     return batches
 
 
-async def generate(store: EventStore, total: int) -> float:
-    """Append about `total` events; returns events/s of the generation."""
+def _batches(total: int) -> Iterator[tuple[str, str, list[NewEvent]]]:
+    """About `total` events as (stream, athlete, events) appends, made lazily (a 1M-event
+    log generated up front would dominate the process's peak memory)."""
     per_athlete = 2 + RUNS_PER_ATHLETE * (1 + EDITS_PER_RUN)
-    athletes = max(1, total // per_athlete)
     rng = random.Random(7)
-    meta = EventMetadata(actor=Actor.system("bench"))
-    queue: asyncio.Queue[tuple[str, str, list[NewEvent]]] = asyncio.Queue()
-    for a in range(athletes):
+    for a in range(max(1, total // per_athlete)):
         athlete = f"bench-{a}"
         for stream, events in athlete_batches(athlete, RUNS_PER_ATHLETE, rng):
-            queue.put_nowait((stream, athlete, events))
+            yield stream, athlete, events
+
+
+async def generate(store: EventStore, total: int) -> float:
+    """Append about `total` events; returns events/s of the generation."""
+    meta = EventMetadata(actor=Actor.system("bench"))
     # a stream's later batches depend on nothing else: any order of whole batches is fine
+    batches = _batches(total)
     appended = 0
 
     async def writer() -> None:
         nonlocal appended
-        while not queue.empty():
-            stream, athlete, events = queue.get_nowait()
+        for stream, athlete, events in batches:
             await store.append(stream, athlete, events, expected_version=0, metadata=meta)
             appended += len(events)
 
@@ -102,35 +108,56 @@ async def generate(store: EventStore, total: int) -> float:
     return appended / (time.monotonic() - began)
 
 
+def _rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 async def main(database_url: str, redis_url: str, namespace: str) -> list[dict[str, Any]]:
-    total = int(os.environ.get("MARATRON_BENCH_REPLAY_EVENTS", "20000"))
+    total = int(os.environ.get("MARATRON_BENCH_REPLAY_EVENTS", str(DEFAULT_EVENTS)))
     store = await EventStore.connect(
         database_url, namespace=namespace, registry=load_all(), max_size=WRITERS + 2
     )
     await store.migrate()
     redis = Redis.from_url(redis_url)
     rows: list[dict[str, Any]] = []
+
+    def row(benchmark: str, value: Any, unit: str, n: int, **extra: Any) -> None:
+        rows.append({"benchmark": benchmark, "value": value, "unit": unit, "n": n, **extra})
+
     try:
         gen_rate = await generate(store, total)
         head = await store.head()
-        rows.append({"benchmark": "generate (append path, 16 writers)", "value": round(gen_rate),
-                     "unit": "events/s", "n": head})  # fmt: skip
+        row("generate (append path, 16 writers)", round(gen_rate), "events/s", head)
+        rss_before, load_before = _rss_mb(), _load()
+        began = time.monotonic()
         result = await rebuild(store, redis, all_projections(), namespace)
-        rate = round(result.events_per_second)
-        rows.append({"benchmark": "replay (all projections, blue/green)", "value": rate,
-                     "unit": "events/s", "n": head})  # fmt: skip
+        replay_s = time.monotonic() - began
+        load = f"{load_before} -> {_load()}"
+        row("replay: build (all projections)", round(result.events_per_second), "events/s",
+            head, load=load)  # fmt: skip
+        row("replay: build + swap + catch-up", round(replay_s, 2), "s", head,
+            load=load)  # fmt: skip
+        row("replay: peak RSS (before replay)", f"{_rss_mb()} ({rss_before})", "MB", head)
         began = time.monotonic()
         violations = await store.verify_chains()
         chains = time.monotonic() - began
-        rows.append({"benchmark": "verify: hash chains", "value": round(chains, 2), "unit": "s",
-                     "n": head})  # fmt: skip
+        row("verify: hash chains", round(chains, 2), "s", head)
+        load_before = _load()
         began = time.monotonic()
         scratch = Keys(namespace, "bench-verify")
         await build(store, redis, all_projections(), scratch)
+        built = time.monotonic() - began
         drift = await compare(redis, scratch, Keys(namespace))
         await drop(redis, scratch)
-        rows.append({"benchmark": "verify: replay + compare", "value":
-                     round(time.monotonic() - began, 2), "unit": "s", "n": head})  # fmt: skip
+        load = f"{load_before} -> {_load()}"
+        row("verify: replay + compare", round(time.monotonic() - began, 2), "s", head,
+            load=load, build_s=round(built, 2))  # fmt: skip
+        row("peak RSS (whole run)", _rss_mb(), "MB", head)
         assert not violations and not drift, (violations[:3], drift[:3])
     finally:
         await redis.aclose()

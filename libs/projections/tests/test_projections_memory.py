@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from maratron_projections import Keys
 from maratron_projections.compare import compare
-from maratron_projections.memory import MemoryRedis
+from maratron_projections.memory import MemoryRedis, transaction
 from maratron_projections.projector import SET_MAX_SCRIPT
 from redis.asyncio import Redis
 from redis.exceptions import DataError, RedisError, ResponseError
@@ -351,8 +351,9 @@ async def test_memory_pipeline_matches_redis(world: World, mode: str) -> None:
         assert fold.loads == 0  # a fresh key space is never read from Redis
 
 
-async def test_flush_is_one_transaction_with_the_checkpoint(world: World) -> None:
-    """The changes and the checkpoint land together (MULTI/EXEC), and the checkpoint only rises."""
+async def test_flush_writes_behind_with_the_checkpoint(world: World) -> None:
+    """Nothing reaches Redis before the flush; the checkpoint lands with the changes and only
+    rises."""
     keys = Keys(world.namespace, "flush")
     fold = MemoryRedis(world.redis, complete=True)
     async with fold.pipeline() as pipe:
@@ -361,23 +362,29 @@ async def test_flush_is_one_transaction_with_the_checkpoint(world: World) -> Non
         pipe.hset(keys("h"), "f", "v").rpush(keys("l"), "a")
         await pipe.execute()
     assert await world.redis.exists(keys("h")) == 0  # write-behind: nothing written yet
-    monitor: list[Any] = []
-    real_pipeline = world.redis.pipeline
-
-    def spy(transaction: bool = True, shard_hint: str | None = None) -> Any:
-        monitor.append(transaction)
-        return real_pipeline(transaction=transaction, shard_hint=shard_hint)
-
-    world.redis.pipeline = spy  # type: ignore[method-assign]
-    try:
-        assert await fold.flush(checkpoint=(keys.checkpoint("replay"), 42)) == 2
-        assert await fold.flush(checkpoint=(keys.checkpoint("replay"), 7)) == 0
-    finally:
-        world.redis.pipeline = real_pipeline  # type: ignore[method-assign]
-    assert monitor == [True, True]
+    assert await fold.flush(checkpoint=(keys.checkpoint("replay"), 42)) == 2
+    assert await fold.flush(checkpoint=(keys.checkpoint("replay"), 7)) == 0
     assert await world.redis.hgetall(keys("h")) == {b"f": b"v"}
     assert await world.redis.lrange(keys("l"), 0, -1) == [b"a"]
     assert await world.redis.get(keys.checkpoint("replay")) == b"42"
+
+
+async def test_flush_transaction_is_all_or_nothing(world: World) -> None:
+    """The flush's writer is one MULTI/EXEC: a command Redis refuses while queueing aborts the
+    whole transaction (an interrupted or failed flush never leaves half a chunk behind)."""
+    keys = Keys(world.namespace, "tx")
+    encode = MemoryRedis(world.redis, complete=True).encode
+    with pytest.raises(ResponseError):
+        await transaction(world.redis, [("SET", keys("a"), 1), ("HSET", keys("h"))], encode)
+    assert await world.redis.exists(keys("a")) == 0
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await transaction(
+            world.redis, [("SET", keys("s"), "x"), ("HSET", keys("s"), "f", "v")], encode
+        )
+    replies = await transaction(world.redis, [("SET", keys("b"), 2.5), ("INCR", keys("n"))], encode)
+    assert replies == [b"OK", 1]
+    assert await world.redis.get(keys("b")) == b"2.5"
+    assert await world.redis.ping()  # the connection pool is still usable
 
 
 async def test_decode_responses_client(world: World) -> None:

@@ -19,20 +19,44 @@ class Drift:
     problem: str
 
 
-async def _value(redis: Redis, key: bytes) -> tuple[str, Any]:
-    raw_kind = await redis.type(key)
-    kind = raw_kind.decode() if isinstance(raw_kind, bytes) else str(raw_kind)
-    if kind == "string":
-        return kind, await redis.get(key)
-    if kind == "hash":
-        return kind, await redis.hgetall(key)
-    if kind == "set":
-        return kind, sorted(await redis.smembers(key))
-    if kind == "zset":
-        return kind, await redis.zrange(key, 0, -1, withscores=True)
-    if kind == "list":
-        return kind, await redis.lrange(key, 0, -1)
-    return kind, None
+_BATCH = 1000
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+async def _values(redis: Redis, keys: Sequence[bytes]) -> list[tuple[str, Any]]:
+    """(type, comparable value) of each key, in two pipelined round trips per batch (a verify
+    of a large key space would otherwise spend its time in per-key round trips)."""
+    out: list[tuple[str, Any]] = []
+    for i in range(0, len(keys), _BATCH):
+        batch = keys[i : i + _BATCH]
+        pipe = redis.pipeline(transaction=False)
+        for key in batch:
+            pipe.type(key)
+        kinds = [_text(k) for k in await pipe.execute()]
+        pipe = redis.pipeline(transaction=False)
+        for key, kind in zip(batch, kinds, strict=True):
+            if kind == "string":
+                pipe.get(key)
+            elif kind == "hash":
+                pipe.hgetall(key)
+            elif kind == "set":
+                pipe.smembers(key)
+            elif kind == "zset":
+                pipe.zrange(key, 0, -1, withscores=True)
+            elif kind == "list":
+                pipe.lrange(key, 0, -1)
+            else:
+                pipe.exists(key)
+        for kind, value in zip(kinds, await pipe.execute(), strict=True):
+            if kind == "set":
+                value = sorted(value)
+            elif kind not in ("string", "hash", "zset", "list"):
+                value = None
+            out.append((kind, value))
+    return out
 
 
 async def _relative_keys(redis: Redis, keys: Keys, ignore: Sequence[str]) -> set[str]:
@@ -57,9 +81,12 @@ async def compare(
     have = await _relative_keys(redis, actual, ignore)
     drift = [Drift(k, "missing from the live read models") for k in sorted(want - have)]
     drift += [Drift(k, "in the live read models but not in a replay") for k in sorted(have - want)]
-    for key in sorted(want & have):
-        expected_value = await _value(redis, (expected.prefix + key).encode())
-        actual_value = await _value(redis, (actual.prefix + key).encode())
+    common = sorted(want & have)
+    expected_values = await _values(redis, [(expected.prefix + k).encode() for k in common])
+    actual_values = await _values(redis, [(actual.prefix + k).encode() for k in common])
+    for key, expected_value, actual_value in zip(
+        common, expected_values, actual_values, strict=True
+    ):
         if expected_value != actual_value:
             drift.append(Drift(key, f"differs: live {actual_value!r} != replay {expected_value!r}"))
     return drift

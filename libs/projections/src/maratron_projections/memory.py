@@ -277,8 +277,12 @@ class MemoryRedis:
 
     # -- commands (key bytes and encoded arguments in; redis-py reply types out) -------------
     def _get(self, key: bytes) -> Any:
-        value = self._existing(key, bytes)
-        return None if value is None else self.reply(value)
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if type(value) is not bytes:
+            raise ResponseError(WRONGTYPE)
+        return value.decode(self._encoding, self._errors) if self._decode else value
 
     def _set(self, key: bytes, value: bytes) -> bool:
         self._data[key] = value
@@ -356,10 +360,20 @@ class MemoryRedis:
         return removed
 
     def _hincrby(self, key: bytes, field: bytes, delta: int) -> int:
+        # The hottest command of a rebuild (day/month aggregates): `_container` and `_member`
+        # inlined.
         if not _MIN_INT <= delta <= _MAX_INT:
             raise ResponseError(NOT_INTEGER)
-        h = self._container(key, _Hash)
-        current = h.get(field)
+        changes = self._changes
+        h = self._data.get(key)
+        if h is None:
+            h = self._data[key] = _Hash()
+            changes[key] = None
+            current = None
+        elif type(h) is not _Hash:
+            raise ResponseError(WRONGTYPE)
+        else:
+            current = h.get(field)
         if current is None:
             result = delta
         elif type(current) is int:
@@ -370,7 +384,11 @@ class MemoryRedis:
             self._drop_if_empty(key, h)
             raise ResponseError(OVERFLOW)
         h[field] = result
-        self._member(key, field)
+        change = changes.get(key, _UNCHANGED)
+        if change is _UNCHANGED:
+            changes[key] = {field}
+        elif change is not None:
+            change.add(field)  # type: ignore[union-attr]
         return result
 
     def _zadd(self, key: bytes, pairs: tuple[tuple[bytes, float], ...]) -> int:
@@ -520,18 +538,13 @@ class MemoryRedis:
             else:
                 writes.extend(self._delta(key, value, change))  # type: ignore[arg-type]
             persisted.add(key)
-        pipe = self.redis.pipeline(transaction=True)
-        for i in range(0, len(deletes), _ARGS_PER_COMMAND):
-            pipe.execute_command("DEL", *deletes[i : i + _ARGS_PER_COMMAND])
-        for i in range(0, len(strings), _ARGS_PER_COMMAND):
-            pipe.execute_command("MSET", *strings[i : i + _ARGS_PER_COMMAND])
-        for command in writes:
-            pipe.execute_command(*command)
+        commands = self._chunks("DEL", None, deletes) + self._chunks("MSET", None, strings)
+        commands += writes
         if checkpoint is not None:
-            pipe.eval(SET_MAX_SCRIPT, 1, checkpoint[0], checkpoint[1])
+            commands.append(("EVAL", SET_MAX_SCRIPT, 1, checkpoint[0], checkpoint[1]))
         written = len(self._changes)
-        if len(pipe):
-            await pipe.execute()
+        if commands:
+            await transaction(self.redis, commands, self.encode)
         self._changes.clear()
         if len(data) > self.max_keys:
             self.evict()
@@ -547,9 +560,10 @@ class MemoryRedis:
         self.complete = False
 
     @staticmethod
-    def _chunks(command: str, key: bytes, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _chunks(command: str, key: bytes | None, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         step = _ARGS_PER_COMMAND
-        return [(command, key, *args[i : i + step]) for i in range(0, len(args), step)]
+        head = (command,) if key is None else (command, key)
+        return [(*head, *args[i : i + step]) for i in range(0, len(args), step)]
 
     def _whole(self, key: bytes, value: Value) -> list[tuple[Any, ...]]:
         if type(value) is _Hash:
@@ -577,6 +591,42 @@ class MemoryRedis:
         present = [m for m in members if m in value]
         gone = [m for m in members if m not in value]
         return self._chunks("SADD", key, present) + self._chunks("SREM", key, gone)
+
+
+def _pack(command: tuple[Any, ...], encode: Callable[[Any], bytes]) -> bytes:
+    """One command in RESP (what redis-py's `pack_command` does, without its per-argument
+    overhead, which dominated a flush)."""
+    parts = [b"*%d\r\n" % len(command)]
+    for arg in command:
+        raw = arg if type(arg) is bytes else encode(arg)
+        parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(parts)
+
+
+async def transaction(
+    redis: Redis, commands: Sequence[tuple[Any, ...]], encode: Callable[[Any], bytes]
+) -> list[Any]:
+    """MULTI, `commands`, EXEC on one connection of `redis`'s pool, packed here. Redis applies
+    all of them or (a command refused when queued: EXECABORT) none; a command failing when
+    applied raises its error after EXEC, as redis-py's `execute()` does."""
+    payload = b"".join(_pack(c, encode) for c in [("MULTI",), *commands, ("EXEC",)])
+    pool = redis.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        await conn.send_packed_command(payload)
+        replies = [await conn.read_response() for _ in range(len(commands) + 2)]
+    except BaseException:
+        await conn.disconnect()  # replies may still be in flight on it
+        raise
+    finally:
+        await pool.release(conn)
+    results = replies[-1]
+    if not isinstance(results, list) or len(results) != len(commands):
+        raise ResponseError(f"unexpected EXEC reply {results!r}")
+    for result in results:
+        if isinstance(result, ResponseError):
+            raise result
+    return results
 
 
 class MemoryScript:
@@ -668,18 +718,21 @@ class MemoryPipeline:
             if not fold.complete:
                 await fold.load(k for _, keys, _ in stack for k in keys)
             results: list[Any] = []
+            append = results.append
+            first_error: ResponseError | None = None
             for fn, _, args in stack:
                 try:
-                    results.append(fn(*args))
+                    append(fn(*args))
                 except ResponseError as exc:
-                    results.append(exc)
-            if raise_on_error:
-                for result in results:
-                    if isinstance(result, ResponseError):
-                        raise result
+                    append(exc)
+                    first_error = first_error or exc
+            if raise_on_error and first_error is not None:
+                raise first_error
             return results
         finally:
-            await self.reset()
+            self.command_stack = []
+            self.watching = False
+            self.explicit_transaction = False
 
     def _call(self, fn: Callable[..., Any], keys: tuple[bytes, ...], *args: Any) -> Any:
         if self.watching and not self.explicit_transaction:
@@ -785,7 +838,10 @@ class MemoryPipeline:
         enc = self._enc
         k = enc(name)
         delta = amount if type(amount) is int else _strict_int(enc(amount))
-        return self._call(self._fold._hincrby, (k,), k, enc(key), delta)
+        if self.watching and not self.explicit_transaction:
+            return self._fold.now(self._fold._hincrby, (k,), (k, enc(key), delta))
+        self.command_stack.append((self._fold._hincrby, (k,), (k, enc(key), delta)))
+        return self
 
     # -- sorted sets --------------------------------------------------------------------------
     def zadd(

@@ -10,6 +10,11 @@ never a mix), then catches the live key space up with anything appended during t
   into its own key space (`{ns}:rm:asof-<position>:`), which is kept and never swapped in.
 * Idempotent: the same applied markers as everywhere else, so a live service projecting inline
   during the swap cannot be double-counted.
+* Fast: the staging space is private until the swap, so `build` folds the log in memory with
+  the unchanged projector and projections (`memory.MemoryRedis`) and writes to Redis in bulk.
+* Derived documents (insights `latest`) are not computed here, as before: the insights
+  projection marks every athlete it touches dirty, the swap replaces the live documents, and
+  the insights service recomputes the dirty athletes' documents.
 """
 
 from __future__ import annotations
@@ -172,7 +177,7 @@ async def rebuild(
     until: int | None = None,
     progress: Progress | None = None,
     replace_all: bool = True,
-    chunk: int = 10_000,
+    chunk: int = DEFAULT_CHUNK,
 ) -> RebuildResult:
     """Rebuild read models from the log (blue/green), or a point-in-time copy.
 

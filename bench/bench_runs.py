@@ -106,6 +106,10 @@ async def main(nats_url: str, database_url: str, redis_url: str) -> list[dict[st
             assert shoe.run_count == SEQUENTIAL + CONCURRENT, shoe
     finally:
         await drop_namespace(stack, namespace)
+    # The machine is shared: a latency means little without the load it was measured under.
+    load = round(os.getloadavg()[0], 2)
+    rows.append({"benchmark": "load average, 1 min (after the run)", "value": load, "unit": "",
+                 "n": os.cpu_count()})  # fmt: skip
     return rows
 
 

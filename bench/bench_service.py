@@ -188,6 +188,8 @@ async def main(stack: StackUrls, namespace: str | None = None) -> list[dict[str,
          "value": round(project_rate), "unit": "events/s", "n": projected},
         {"benchmark": "relay Postgres -> JetStream (PubAck awaited per batch)",
          "value": round(relay_rate), "unit": "events/s", "n": relayed},
+        {"benchmark": "load average, 1 min (after the run; the machine is shared)",
+         "value": round(os.getloadavg()[0], 2), "unit": "", "n": os.cpu_count()},
     ]  # fmt: skip
 
 

@@ -6,9 +6,16 @@ Starts the runs service and one gateway as processes (tests/e2e/cluster.py) on a
 namespace (removed afterwards), then measures `ping` (the floor: HTTP + JWT + MCP, nothing
 behind), `log_run` (a command through NATS, append, inline projection, read back),
 `list_runs` and `run_summary` (Redis read models) at 1 and 16 concurrent clients, each client
-a fastmcp `Client` in the sessionless 2026-07-28 era with its own athlete's token.
-Latencies are what the client sees (including its own JSON Schema validation of structured
-content); `server ms` is the mean time inside the gateway's tool pipeline (its /metrics).
+with its own athlete's token, in the sessionless 2026-07-28 era, twice:
+
+* `p50 ms` ...: a fastmcp `Client`, what a typical Python MCP client sees: the call plus the
+  client's own work (the MCP SDK validates structured content against the tool's output
+  schema with `jsonschema`; fastmcp then builds typed data from it);
+* `raw p50 ms`: one plain JSON-RPC POST per call (httpx, keep-alive, the answer parsed as
+  JSON, nothing validated): the gateway's cost as any client sees it, without a client
+  library. `client ms` is the difference of the two p50s.
+
+`server ms` is the mean time inside the gateway's tool pipeline (its /metrics, fastmcp pass).
 Targets: log_run p50 <= 1.5x ping, reads <= 1.2x ping.
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import re
 import secrets
@@ -25,12 +33,13 @@ import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from fastmcp import Client
 from maratron_service.testing import drop_namespace
 from maratron_testing.plugin import StackUrls
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.cluster import NO_RATE_LIMITS, Cluster
@@ -76,37 +85,105 @@ class Workload:
         return {}
 
 
+class Caller(Protocol):
+    async def __call__(self, tool: str, args: dict[str, Any]) -> None:
+        """Call `tool`; raise when it fails."""
+
+
+class FastMCPCaller:
+    """A fastmcp `Client` call, with everything the client does with the result."""
+
+    def __init__(self, client: Client[Any]) -> None:
+        self._client = client
+
+    async def __call__(self, tool: str, args: dict[str, Any]) -> None:
+        result = await self._client.call_tool(tool, args)
+        assert not result.is_error
+
+
+class RawCaller:
+    """One JSON-RPC POST per call in the 2026-07-28 envelope (`_meta` with the protocol
+    version and client capabilities, the `Mcp-Method` / `Mcp-Name` headers), the answer
+    parsed as JSON and checked for errors only."""
+
+    META = {PROTOCOL_VERSION_META_KEY: "2026-07-28", CLIENT_CAPABILITIES_META_KEY: {}}
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self._http = http
+        self._url = url
+        self._id = 0
+
+    async def __call__(self, tool: str, args: dict[str, Any]) -> None:
+        self._id += 1
+        params = {"name": tool, "arguments": args, "_meta": self.META}
+        body = {"jsonrpc": "2.0", "id": self._id, "method": "tools/call", "params": params}
+        response = await self._http.post(
+            self._url,
+            content=json.dumps(body),
+            headers={"Mcp-Method": "tools/call", "Mcp-Name": tool},
+        )
+        answer = response.json()
+        if response.status_code != 200 or "error" in answer or answer["result"].get("isError"):
+            raise RuntimeError(f"{tool} failed: {response.status_code} {response.text[:300]}")
+
+
+def raw_http(url: str, token: str) -> httpx.AsyncClient:
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": "2026-07-28",
+    }
+    return httpx.AsyncClient(headers=headers, timeout=60)
+
+
 async def _client_loop(
-    client: Client[Any], work: Workload, tool: str, calls: int, out: list[float]
+    call: Caller, work: Workload, tool: str, calls: int, out: list[float]
 ) -> None:
     for _ in range(calls):
         args = work.args(tool)
         started = time.perf_counter()
-        result = await client.call_tool(tool, args)
+        await call(tool, args)
         out.append((time.perf_counter() - started) * 1000)
-        assert not result.is_error
 
 
-async def _measure(
-    clients: list[tuple[Client[Any], Workload]], tool: str, concurrency: int, metrics_url: str
-) -> dict[str, Any]:
-    chosen = clients[:concurrency]
+async def _pass(
+    callers: list[tuple[Caller, Workload]], tool: str, concurrency: int
+) -> tuple[list[float], float]:
+    """(latencies in ms, wall seconds) of CALLS_PER_CLIENT calls by `concurrency` callers."""
+    chosen = callers[:concurrency]
     await asyncio.gather(*(_client_loop(c, w, tool, WARMUP_CALLS, []) for c, w in chosen))
     samples: list[float] = []
-    server_before = _server_totals(metrics_url, tool)
     started = time.perf_counter()
     await asyncio.gather(
         *(_client_loop(c, w, tool, CALLS_PER_CLIENT[concurrency], samples) for c, w in chosen)
     )
-    wall = time.perf_counter() - started
+    return samples, time.perf_counter() - started
+
+
+async def _measure(
+    clients: list[tuple[Caller, Workload]],
+    raw: list[tuple[Caller, Workload]],
+    tool: str,
+    concurrency: int,
+    metrics_url: str,
+) -> dict[str, Any]:
+    server_before = _server_totals(metrics_url, tool)
+    samples, wall = await _pass(clients, tool, concurrency)
     server_after = _server_totals(metrics_url, tool)
     server_ms = (server_after[0] - server_before[0]) / max(server_after[1] - server_before[1], 1)
+    raw_samples, raw_wall = await _pass(raw, tool, concurrency)
+    p50, raw_p50 = statistics.median(samples), statistics.median(raw_samples)
     return {
         "tool": tool,
         "clients": concurrency,
-        "p50_ms": round(statistics.median(samples), 2),
+        "p50_ms": round(p50, 2),
         "p99_ms": round(_percentile(samples, 0.99), 2),
         "calls_per_s": round(len(samples) / wall, 1),
+        "raw_p50_ms": round(raw_p50, 2),
+        "raw_p99_ms": round(_percentile(raw_samples, 0.99), 2),
+        "raw_calls_per_s": round(len(raw_samples) / raw_wall, 1),
+        "client_ms": round(p50 - raw_p50, 2),
         "server_mean_ms": round(server_ms * 1000, 2),
         "n": len(samples),
     }
@@ -135,37 +212,62 @@ async def main(
             url = cluster.gateway_urls[0]
             metrics_url = url.removesuffix("/mcp") + "/metrics"
             async with AsyncExitStack() as stack:
-                clients: list[tuple[Client[Any], Workload]] = []
+                seeded: list[tuple[Client[Any], Workload]] = []
+                clients: list[tuple[Caller, Workload]] = []
+                raw: list[tuple[Caller, Workload]] = []
                 for i in range(max(CONCURRENCY)):
-                    athlete = f"ath-bench-{i}"
-                    client = Client(url, auth=cluster.token(athlete), timeout=60)
-                    clients.append((await stack.enter_async_context(client), Workload()))
+                    token = cluster.token(f"ath-bench-{i}")
+                    client = await stack.enter_async_context(Client(url, auth=token, timeout=60))
+                    http = await stack.enter_async_context(raw_http(url, token))
+                    work = Workload()  # shared by both callers: log_run dates never repeat
+                    seeded.append((client, work))
+                    clients.append((FastMCPCaller(client), work))
+                    raw.append((RawCaller(http, url), work))
                 await asyncio.gather(*(_seed(c, w, f"ath-bench-{i}")
-                                       for i, (c, w) in enumerate(clients)))  # fmt: skip
+                                       for i, (c, w) in enumerate(seeded)))  # fmt: skip
                 for concurrency in CONCURRENCY:
                     for tool in ("ping", "log_run", "list_runs", "run_summary"):
-                        rows.append(await _measure(clients, tool, concurrency, metrics_url))
+                        rows.append(await _measure(clients, raw, tool, concurrency, metrics_url))
         finally:
             cluster.stop()
             await drop_namespace(StackUrls(nats_url, database_url, redis_url, namespace), namespace)
     floor = {r["clients"]: r["p50_ms"] for r in rows if r["tool"] == "ping"}
+    raw_floor = {r["clients"]: r["raw_p50_ms"] for r in rows if r["tool"] == "ping"}
     for row in rows:
         row["x_ping_p50"] = round(row["p50_ms"] / floor[row["clients"]], 2)
+        row["raw_x_ping_p50"] = round(row["raw_p50_ms"] / raw_floor[row["clients"]], 2)
         target = TARGETS.get(row["tool"])
         row["target"] = f"<= {target}x" if target else "floor"
-    return rows
+    return [{key: row[key] for key, _, _ in COLUMNS} for row in rows]
+
+
+COLUMNS = (
+    ("tool", "tool", 12),
+    ("clients", "clients", 7),
+    ("p50_ms", "p50 ms", 8),
+    ("p99_ms", "p99 ms", 8),
+    ("calls_per_s", "calls/s", 8),
+    ("x_ping_p50", "x ping", 7),
+    ("raw_p50_ms", "raw p50", 8),
+    ("raw_p99_ms", "raw p99", 8),
+    ("raw_calls_per_s", "raw c/s", 8),
+    ("raw_x_ping_p50", "raw x", 6),
+    ("client_ms", "client ms", 9),
+    ("server_mean_ms", "server ms", 9),
+    ("target", "target", 7),
+    ("n", "n", 5),
+)
+
+
+def _cell(value: object, width: int, first: bool) -> str:
+    return f"{value!s:<{width}}" if first else f"{value!s:>{width}}"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'tool':<12} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>8} "
-    head += f"{'x ping':>7} {'target':>7} {'server ms':>9} {'n':>5}"
+    head = " ".join(_cell(title, w, i == 0) for i, (_, title, w) in enumerate(COLUMNS))
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(
-            f"{r['tool']:<12} {r['clients']:>7} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-            f"{r['calls_per_s']:>8} {r['x_ping_p50']:>7} {r['target']:>7} "
-            f"{r['server_mean_ms']:>9} {r['n']:>5}"
-        )
+        lines.append(" ".join(_cell(r[key], w, i == 0) for i, (key, _, w) in enumerate(COLUMNS)))
     return "\n".join(lines)
 
 

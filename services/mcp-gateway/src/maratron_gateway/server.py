@@ -18,6 +18,7 @@ from fastmcp.server.http import StarletteWithLifespan
 
 from maratron_gateway import catalog, health, prompts, resources
 from maratron_gateway.deps import GatewayDeps
+from maratron_gateway.input_schemas import ToolInputSchemas
 from maratron_gateway.metrics import MetricsMiddleware
 from maratron_gateway.middleware import ErrorTranslationMiddleware, OutputHookMiddleware
 from maratron_gateway.security import http as security_http
@@ -61,11 +62,13 @@ def build_gateway(
     if stdio and not settings.stdio_subject:
         raise ValueError("stdio mode needs MARATRON_STDIO_SUBJECT (the local athlete id)")
     deps = deps or GatewayDeps.create(settings, stdio=stdio)
+    input_schemas = ToolInputSchemas()
 
     @asynccontextmanager
-    async def lifespan(_: FastMCP[Any]) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(server: FastMCP[Any]) -> AsyncIterator[dict[str, Any]]:
         await deps.start()
         try:
+            await input_schemas.load(server)
             yield {"deps": deps}
         finally:
             await deps.stop()
@@ -91,6 +94,7 @@ def build_gateway(
     catalog.register(mcp, deps)
     prompts.register(mcp, deps)
     health.register(mcp, deps)
+    input_schemas.install(mcp)  # no tools/list behind every tools/call (see input_schemas)
     return mcp
 
 

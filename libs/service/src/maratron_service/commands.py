@@ -414,11 +414,9 @@ class CommandProcessor:
                 return await self._duplicate(command, prior)
         finally:
             await _settle([dedup, *prefetched.values()])
-        if appended.result.duplicate:
-            COMMAND_DUPLICATES.labels(self.bus.service, command).inc()
-            await self._project(appended.result)
-        else:
-            await self._project(appended.result, appended)
+        # A duplicate found by the append itself (the first delivery committed after our
+        # check) carries the first delivery's events: those are read back, not ours.
+        await self._project(appended.result, None if appended.result.duplicate else appended)
         return _outcome(appended.result)
 
     async def _duplicate(self, command: str, prior: AppendResult) -> Outcome:

@@ -3,6 +3,10 @@
     uv run python bench/bench_eventstore.py [DATABASE_URL]
 
 Runs in a fresh Postgres schema (namespace) that is dropped afterwards.
+
+The read rows also report the client's CPU time per event (this thread's, not Postgres's): on a
+shared machine wall-clock throughput swings with other load (2x between runs seen), the CPU
+per event much less, so it is the number to compare a read-path change by.
 """
 
 from __future__ import annotations
@@ -106,22 +110,25 @@ async def _generate(store: EventStore) -> float:
     return rate
 
 
-async def _read_all_throughput(store: EventStore) -> tuple[int, float]:
-    """Sequential pages: each read_all waits for the previous one to be decoded."""
+async def _read_all_throughput(store: EventStore) -> tuple[int, float, float]:
+    """Sequential pages: each read_all waits for the previous one to be decoded.
+    Returns (events, events/s, client CPU us per event)."""
     head = await store.head()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     position, count = 0, 0
     while position < head:
         page = await store.read_all(position, limit=PAGE)
         count += len(page)
         position = page[-1].global_position
-    return count, count / (time.perf_counter() - started)
+    cpu_us = (time.thread_time() - cpu) * 1e6 / count
+    return count, count / (time.perf_counter() - started), cpu_us
 
 
-async def _subscribe_throughput(store: EventStore) -> tuple[int, float]:
-    """Catch-up through subscribe(): the next page is fetched while one is consumed."""
+async def _subscribe_throughput(store: EventStore) -> tuple[int, float, float]:
+    """Catch-up through subscribe(): the next page is fetched while one is consumed.
+    Returns (events, events/s, client CPU us per event)."""
     head = await store.head()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     count = 0
     subscription = store.subscribe(0, batch=PAGE)
     async for event in subscription:
@@ -129,7 +136,8 @@ async def _subscribe_throughput(store: EventStore) -> tuple[int, float]:
         if event.global_position == head:
             break
     await subscription.aclose()
-    return count, count / (time.perf_counter() - started)
+    cpu_us = (time.thread_time() - cpu) * 1e6 / count
+    return count, count / (time.perf_counter() - started), cpu_us
 
 
 async def main(database_url: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -150,8 +158,8 @@ async def main(database_url: str, namespace: str | None = None) -> list[dict[str
             await nosync.close()
         throughput = await _concurrent_throughput(store)
         batch_rate = await _generate(store)
-        read_count, read_rate = await _read_all_throughput(store)
-        sub_count, sub_rate = await _subscribe_throughput(store)
+        read_count, read_rate, read_cpu = await _read_all_throughput(store)
+        sub_count, sub_rate, sub_cpu = await _subscribe_throughput(store)
     finally:
         await store.pool.execute(f"DROP SCHEMA IF EXISTS {namespace} CASCADE")
         await store.close()
@@ -172,6 +180,10 @@ async def main(database_url: str, namespace: str | None = None) -> list[dict[str
          "unit": "events/s", "n": read_count},
         {"benchmark": "subscribe catch-up throughput", "value": round(sub_rate),
          "unit": "events/s", "n": sub_count},
+        {"benchmark": "read_all client CPU per event (diagnostic)", "value": round(read_cpu, 2),
+         "unit": "us", "n": read_count},
+        {"benchmark": "subscribe client CPU per event (diagnostic)", "value": round(sub_cpu, 2),
+         "unit": "us", "n": sub_count},
     ]  # fmt: skip
 
 

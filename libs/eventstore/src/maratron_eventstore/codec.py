@@ -1,12 +1,16 @@
-"""Connection set-up and the fast path from a stored row to a `RecordedEvent`."""
+"""Connection set-up and the fast path from stored rows to `RecordedEvent`s."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 from maratron_contracts.envelope import EventMetadata, RecordedEvent
+from pydantic import BaseModel
 
 # Column order of every event read; `EventDecoder` depends on it. data and metadata come as
 # text: data is parsed by orjson and can be scanned for sealed fields at C speed; identical
@@ -15,10 +19,25 @@ EVENT_COLUMNS = (
     "global_position, event_id, stream_id, stream_version, athlete_id, event_type, "
     "schema_version, data::text, metadata::text, recorded_at, hash"
 )
+DATA_COLUMN = 7  # index of data::text in EVENT_COLUMNS
+ATHLETE_COLUMN = 4
+
+Upcast = Callable[[str, int, dict[str, Any]], tuple[int, dict[str, Any]]]
+
 _JSONB_VERSION = b"\x01"
 _FIELDS_SET = frozenset(RecordedEvent.model_fields)
 _new = object.__new__
-_set = object.__setattr__
+# The setters of the four slots every pydantic model instance has (`BaseModel.__slots__`):
+# called directly they cost half of `object.__setattr__` (no attribute lookup per call).
+_SLOT_SETTERS = tuple(
+    BaseModel.__dict__[slot].__set__
+    for slot in (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    )
+)
 
 
 def _encode_jsonb(value: Any) -> bytes:
@@ -40,13 +59,35 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a block that only allocates (decoding a page).
+
+    A page of 5,000 events allocates ~15,000 container objects (models, their dicts and field
+    sets) that all stay alive until the page is returned: the collector would run a dozen young
+    collections over them, promote them, and start full collections of the whole heap, which
+    profiled at about a third of the read path's CPU. Paused, the allocations are still
+    counted, so one young collection runs right after the block: nothing is skipped, only not
+    repeated. The block must not await: other tasks would run with the collector paused. A
+    collector already disabled (by the application) stays so.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class EventDecoder:
     """Builds `RecordedEvent`s from rows without re-validating what Postgres already typed.
 
     Pydantic's `model_construct` costs ~15 us per event (Python-level loop over fields); the
-    store reads >100k events/s only by filling the instance directly. Every value is already of
-    the field's type (columns are typed, metadata is validated), which a test checks against a
-    validated instance.
+    store reads >100k events/s only by filling the instances directly, a page at a time in one
+    loop (no call per event). Every value is already of the field's type (columns are typed,
+    metadata is validated), which a test checks against a validated instance.
     """
 
     def __init__(self) -> None:
@@ -60,32 +101,54 @@ class EventDecoder:
             meta = self._metadata[raw] = EventMetadata.model_validate_json(raw)
         return meta
 
-    def event(
+    def events(
         self,
-        row: asyncpg.Record,
-        data: dict[str, Any],
-        schema_version: int | None = None,
-    ) -> RecordedEvent:
-        """`data`: parsed (decrypted, upcast); `schema_version` overrides the stored one."""
-        event: RecordedEvent = _new(RecordedEvent)
-        _set(
-            event,
-            "__dict__",
-            {
-                "global_position": row[0],
-                "event_id": row[1],
-                "stream_id": row[2],
-                "stream_version": row[3],
-                "athlete_id": row[4],
-                "event_type": row[5],
-                "schema_version": row[6] if schema_version is None else schema_version,
-                "data": data,
-                "metadata": self.metadata(row[8]),
-                "recorded_at": row[9],
-                "hash": row[10],
-            },
-        )
-        _set(event, "__pydantic_fields_set__", set(_FIELDS_SET))  # mutable, as pydantic's
-        _set(event, "__pydantic_extra__", None)
-        _set(event, "__pydantic_private__", None)
-        return event
+        rows: Sequence[asyncpg.Record],
+        datas: Sequence[dict[str, Any]],
+        *,
+        current: Mapping[str, int],
+        upcast: Upcast,
+    ) -> list[RecordedEvent]:
+        """One event per row, in order. `datas`: each row's parsed (and already decrypted) data;
+        `current`: the current schema version of each registered event type, older ones are
+        brought up to it by `upcast` (the registry's), unregistered types pass as stored."""
+        out: list[RecordedEvent] = []
+        append = out.append
+        metadata = self.metadata
+        prev_raw: str | None = None
+        meta: EventMetadata | None = None
+        fields_set = _FIELDS_SET
+        cls = RecordedEvent
+        new = _new
+        set_dict, set_fields, set_extra, set_private = _SLOT_SETTERS
+        for row, data in zip(rows, datas, strict=True):
+            # Unpacking a record is twice as fast as indexing it 11 times.
+            gp, event_id, stream_id, version, athlete, etype, schema, _, raw_meta, at, hash_ = row
+            if raw_meta != prev_raw:  # events of one append share metadata: compare, no hash
+                meta = metadata(raw_meta)
+                prev_raw = raw_meta
+            target = current.get(etype)
+            if target is not None and schema < target:
+                schema, data = upcast(etype, schema, data)
+            event = new(cls)
+            set_dict(
+                event,
+                {
+                    "global_position": gp,
+                    "event_id": event_id,
+                    "stream_id": stream_id,
+                    "stream_version": version,
+                    "athlete_id": athlete,
+                    "event_type": etype,
+                    "schema_version": schema,
+                    "data": data,
+                    "metadata": meta,
+                    "recorded_at": at,
+                    "hash": hash_,
+                },
+            )
+            set_fields(event, set(fields_set))  # one per event, mutable: as pydantic's own
+            set_extra(event, None)
+            set_private(event, None)
+            append(event)
+        return out

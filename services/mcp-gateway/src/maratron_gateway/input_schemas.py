@@ -11,7 +11,9 @@ of every tool's schemas: about 20 ms of CPU per call, more than everything else 
 `ToolInputSchemas` is that lookup: the input schemas exactly as `tools/list` serves them (the
 same `list_tools` pipeline: providers, enabled filter, middleware, highest version per name),
 taken once when the gateway starts (`load`, from the lifespan). The gateway registers every
-tool in `build_gateway`, before it starts, so the listing cannot change afterwards.
+tool in `build_gateway`, before it starts, so the listing cannot change afterwards. That
+listing has no caller: a tool hidden by per-component auth (none of ours is; access is the
+security middleware's) would get None, and the SDK would skip the check for it.
 """
 
 from __future__ import annotations

@@ -103,6 +103,18 @@ def _score(raw: bytes) -> float:
     return value
 
 
+def _number_score(value: Any) -> float | None:
+    """The score Redis parses from redis-py's repr() of an int or float, without the round trip
+    (repr of a float reads back exactly; an int converts with the same rounding). None: other
+    types, and NaN/0 (left to `_score`, which also keeps -0.0 and errors right)."""
+    kind = type(value)
+    if kind is float or (kind is int and -(2**53) <= value <= 2**53):
+        score = float(value)
+        if score == score and score != 0:
+            return score
+    return None
+
+
 def _lua_number(raw: bytes) -> float | None:
     """Lua's tonumber() on a string, as the set-max script applies it (None: not a number)."""
     text = raw.decode("latin-1").strip()
@@ -124,6 +136,27 @@ def _indexes(length: int, start: int, end: int) -> tuple[int, int]:
     return start, min(end, length - 1) + 1
 
 
+def argument_encoder(redis: Redis) -> Callable[[Any], bytes]:
+    """redis-py's argument encoding for `redis` (bytes as is, str in the client's encoding,
+    int/float by repr, anything else a DataError), with fast paths for the common types."""
+    encoder = redis.connection_pool.get_encoder()  # type: ignore[no-untyped-call]
+    generic = encoder.encode
+    if codecs.lookup(encoder.encoding).name != "utf-8" or encoder.encoding_errors != "strict":
+        return lambda value: value if type(value) is bytes else bytes(generic(value))
+
+    def encode(value: Any) -> bytes:
+        kind = type(value)
+        if kind is str:
+            return value.encode()  # type: ignore[no-any-return]
+        if kind is bytes:
+            return value  # type: ignore[no-any-return]
+        if kind is int:
+            return b"%d" % value
+        return bytes(generic(value))
+
+    return encode
+
+
 class MemoryRedis:
     """The key space of one build, in memory. Hand it to `Projector` in place of `Redis`.
 
@@ -131,7 +164,7 @@ class MemoryRedis:
     ever read from Redis: true for a fresh build into an empty space. `max_keys`: after a flush
     with more keys than this in memory, the cache is dropped and keys are read through again."""
 
-    def __init__(self, redis: Redis, *, complete: bool, max_keys: int = 3_000_000) -> None:
+    def __init__(self, redis: Redis, *, complete: bool, max_keys: int = 1_500_000) -> None:
         self.redis = redis
         self.complete = complete
         self.max_keys = max_keys
@@ -141,11 +174,10 @@ class MemoryRedis:
         self._known: set[bytes] = set()  # keys loaded from Redis (when not complete)
         self.loads = 0  # keys read through from Redis (for tests and diagnostics)
         encoder = redis.connection_pool.get_encoder()  # type: ignore[no-untyped-call]
-        self._encoder = encoder
         self._encoding: str = encoder.encoding
         self._errors: str = encoder.encoding_errors
         self._decode: bool = bool(encoder.decode_responses)
-        self.encode: Callable[[Any], bytes] = self._encoding_of()
+        self.encode: Callable[[Any], bytes] = argument_encoder(redis)
 
     # -- the client surface the projector uses --------------------------------------------
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> MemoryPipeline:
@@ -175,25 +207,6 @@ class MemoryRedis:
         return len(self._data)
 
     # -- encoding, loading ------------------------------------------------------------------
-    def _encoding_of(self) -> Callable[[Any], bytes]:
-        """redis-py's argument encoding (bytes as is, str in the client's encoding, int/float
-        by repr, anything else a DataError), with fast paths for the common types."""
-        generic = self._encoder.encode
-        if codecs.lookup(self._encoding).name != "utf-8" or self._errors != "strict":
-            return lambda value: value if type(value) is bytes else bytes(generic(value))
-
-        def encode(value: Any) -> bytes:
-            kind = type(value)
-            if kind is str:
-                return value.encode()  # type: ignore[no-any-return]
-            if kind is bytes:
-                return value  # type: ignore[no-any-return]
-            if kind is int:
-                return b"%d" % value
-            return bytes(generic(value))
-
-        return encode
-
     def reply(self, value: bytes) -> Any:
         return value.decode(self._encoding, self._errors) if self._decode else value
 
@@ -860,7 +873,7 @@ class MemoryPipeline:
         if nx or xx or ch or incr or gt or lt:
             raise NotImplementedError("MemoryPipeline.zadd supports no options")
         enc = self._enc
-        pairs = tuple((enc(m), _score(enc(s))) for m, s in mapping.items())
+        pairs = tuple((enc(m), _number_score(s) or _score(enc(s))) for m, s in mapping.items())
         k = enc(name)
         return self._call(self._fold._zadd, (k,), k, pairs)
 
@@ -935,4 +948,4 @@ class MemoryPipeline:
         return self._call(self._fold._set_max, (k,), k, self._enc(keys_and_args[1]))
 
 
-__all__ = ["MemoryPipeline", "MemoryRedis", "MemoryScript"]
+__all__ = ["MemoryPipeline", "MemoryRedis", "MemoryScript", "argument_encoder", "transaction"]

@@ -1,4 +1,5 @@
-"""Event store benchmark: append latency, concurrent append throughput, read-all throughput.
+"""Event store benchmark: append latency, concurrent append throughput, read-all throughput,
+and the store calls of one runs `log_run` command (with the contracts registry).
 
     uv run python bench/bench_eventstore.py [DATABASE_URL]
 
@@ -7,21 +8,30 @@ Runs in a fresh Postgres schema (namespace) that is dropped afterwards.
 The read rows also report the client's CPU time per event (this thread's, not Postgres's): on a
 shared machine wall-clock throughput swings with other load (2x between runs seen), the CPU
 per event much less, so it is the number to compare a read-path change by.
+
+The command rows (store with the contracts registry, so personal fields are sealed) time what
+`log_run` asks of the store: the dedup check, the read of the athlete stream (name and email
+sealed) and the append of a run without name or notes, with the statements each one sends
+(round trips: counted on the store's one connection, prepared statements already cached).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
+from maratron_contracts import runs
 from maratron_contracts.envelope import Actor, EventMetadata, NewEvent
+from maratron_contracts.registry import REGISTRY
 from maratron_eventstore import EventStore
 
 APPENDS = 2_000
@@ -30,6 +40,7 @@ APPENDS_PER_WRITER = 500
 READ_EVENTS = 100_000
 READ_BATCH = 500  # events per append when generating the read-all data set
 PAGE = 5_000
+COMMAND_SAMPLES = 2_000
 
 ACTOR = Actor(subject="ath-bench", roles=("athlete",), client_id="bench")
 
@@ -140,6 +151,82 @@ async def _subscribe_throughput(store: EventStore) -> tuple[int, float, float]:
     return count, count / (time.perf_counter() - started), cpu_us
 
 
+def _logged_run(i: int) -> NewEvent:
+    """A RunLogged as the runs service appends it: every field dumped, name and notes None."""
+    run = runs.RunLogged(
+        run_id=f"r{i}", date=dt.date(2026, 1, 1), distance_m=10_000, duration_s=3_000,
+        shoe_id="s1", logged_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    return NewEvent(event_type=run.event_type, data=run.model_dump(mode="json"))
+
+
+def _registered(athlete_id: str) -> NewEvent:
+    event = runs.AthleteRegistered(
+        athlete_id=athlete_id, name="Ann Lee", email="ann@example.org", timezone="Europe/Berlin",
+        unit="km", week_start="monday", registered_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    return NewEvent(event_type=event.event_type, data=event.model_dump(mode="json"))
+
+
+async def _command_path(database_url: str, namespace: str) -> list[dict[str, Any]]:
+    """p50 and statements of the store calls of one `log_run` (see the module docstring)."""
+    store = await EventStore.connect(
+        database_url, namespace=namespace, registry=REGISTRY, min_size=1, max_size=1
+    )
+    sent: list[str] = []
+    try:
+        async with store._db.acquire() as conn:  # the store's own (private) pool: one connection
+            conn.add_query_logger(lambda query: sent.append(query.query))
+        athlete = "ath-cmd"
+        for version in range(3):  # registered, then two profile changes: all sealed
+            await store.append(f"athlete:{athlete}", athlete, [_registered(athlete)],
+                               expected_version=version, metadata=_metadata())  # fmt: skip
+        counter = iter(range(10**9))
+
+        async def dedup() -> None:
+            await store.command_result(uuid4())
+
+        async def load() -> None:
+            (first, *_) = await store.read_stream(f"athlete:{athlete}")
+            assert first.data["name"] == "Ann Lee"
+
+        async def append() -> None:
+            meta = _metadata()
+            i = next(counter)
+            await store.append(
+                f"run:cmd{i}", athlete, [_logged_run(i)], expected_version=0, metadata=meta,
+                command_id=meta.command_id, result_data={"run_id": f"r{i}"},
+            )  # fmt: skip
+
+        rows = []
+        for name, call in (("command_result", dedup), ("read_stream athlete (sealed fields)",
+                           load), ("append run, no personal data", append)):  # fmt: skip
+            for _ in range(20):  # warm up
+                await call()
+            await asyncio.sleep(0)
+            sent.clear()
+            p50 = await _p50_ms(call, COMMAND_SAMPLES)
+            await asyncio.sleep(0.01)  # query loggers are called soon after the query
+            rows += [
+                {"benchmark": f"cmd: {name} (p50)", "value": round(p50, 3), "unit": "ms",
+                 "n": COMMAND_SAMPLES},
+                {"benchmark": f"cmd: {name}, statements per call",
+                 "value": round(len(sent) / COMMAND_SAMPLES, 2), "unit": "", "n": COMMAND_SAMPLES},
+            ]  # fmt: skip
+        return rows
+    finally:
+        await store.close()
+
+
+async def _p50_ms(call: Callable[[], Awaitable[None]], n: int) -> float:
+    samples: list[float] = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
 async def main(database_url: str, namespace: str | None = None) -> list[dict[str, Any]]:
     """Benchmark rows; everything lives in `namespace` (default: a fresh one), dropped after."""
     namespace = namespace or f"bench{secrets.token_hex(4)}"
@@ -160,6 +247,7 @@ async def main(database_url: str, namespace: str | None = None) -> list[dict[str
         batch_rate = await _generate(store)
         read_count, read_rate, read_cpu = await _read_all_throughput(store)
         sub_count, sub_rate, sub_cpu = await _subscribe_throughput(store)
+        command_rows = await _command_path(database_url, namespace)
     finally:
         await store.pool.execute(f"DROP SCHEMA IF EXISTS {namespace} CASCADE")
         await store.close()
@@ -184,6 +272,7 @@ async def main(database_url: str, namespace: str | None = None) -> list[dict[str
          "unit": "us", "n": read_count},
         {"benchmark": "subscribe client CPU per event (diagnostic)", "value": round(sub_cpu, 2),
          "unit": "us", "n": sub_count},
+        *command_rows,
     ]  # fmt: skip
 
 

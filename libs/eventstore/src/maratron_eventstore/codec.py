@@ -15,12 +15,25 @@ from pydantic import BaseModel
 # Column order of every event read; `EventDecoder` depends on it. data and metadata come as
 # text: data is parsed by orjson and can be scanned for sealed fields at C speed; identical
 # metadata (all events of one command) is parsed once per read.
-EVENT_COLUMNS = (
-    "global_position, event_id, stream_id, stream_version, athlete_id, event_type, "
-    "schema_version, data::text, metadata::text, recorded_at, hash"
-)
+_COLUMNS = (
+    "global_position", "event_id", "stream_id", "stream_version", "athlete_id", "event_type",
+    "schema_version", "data::text", "metadata::text", "recorded_at", "hash",
+)  # fmt: skip
+EVENT_COLUMNS = ", ".join(_COLUMNS)
 DATA_COLUMN = 7  # index of data::text in EVENT_COLUMNS
 ATHLETE_COLUMN = 4
+# Every event read has one more column after EVENT_COLUMNS: the athlete's personal-data key
+# when the statement joined it (read_stream: no second round trip for sealed fields), else
+# NO_KEY. One row width for all reads keeps the decoder's unpacking exact (a starred unpack
+# of a trailing column would cost more than the column).
+KEY_COLUMN = 11
+NO_KEY = "NULL::bytea"
+
+
+def event_columns(alias: str) -> str:
+    """EVENT_COLUMNS qualified by a table alias, for statements that join other tables."""
+    return ", ".join(f"{alias}.{column}" for column in _COLUMNS)
+
 
 Upcast = Callable[[str, int, dict[str, Any]], tuple[int, dict[str, Any]]]
 
@@ -122,8 +135,10 @@ class EventDecoder:
         new = _new
         set_dict, set_fields, set_extra, set_private = _SLOT_SETTERS
         for row, data in zip(rows, datas, strict=True):
-            # Unpacking a record is twice as fast as indexing it 11 times.
-            gp, event_id, stream_id, version, athlete, etype, schema, _, raw_meta, at, hash_ = row
+            # Unpacking a record is twice as fast as indexing it 12 times.
+            gp, event_id, stream_id, version, athlete, etype, schema, _, raw_meta, at, hash_, _ = (
+                row
+            )
             if raw_meta != prev_raw:  # events of one append share metadata: compare, no hash
                 meta = metadata(raw_meta)
                 prev_raw = raw_meta

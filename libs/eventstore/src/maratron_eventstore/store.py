@@ -30,7 +30,10 @@ from maratron_eventstore.codec import (
     ATHLETE_COLUMN,
     DATA_COLUMN,
     EVENT_COLUMNS,
+    KEY_COLUMN,
+    NO_KEY,
     EventDecoder,
+    event_columns,
     gc_paused,
     init_connection,
 )
@@ -99,9 +102,12 @@ class EventStore:
             ns,
         )
         self._sql_command = render("SELECT result FROM {ns}.commands WHERE command_id = $1", ns)
+        # The owner's key comes with the events (LEFT JOIN: NULL when erased or never created),
+        # so a stream with sealed fields (every athlete stream) decodes in one round trip.
         self._sql_stream = render(
-            f"SELECT {EVENT_COLUMNS} FROM {{ns}}.events"
-            " WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+            f"SELECT {event_columns('e')}, k.key FROM {{ns}}.events e"
+            " LEFT JOIN {ns}.personal_keys k ON k.athlete_id = e.athlete_id"
+            " WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version",
             ns,
         )
         self._sql_stream_info = render(
@@ -214,7 +220,14 @@ class EventStore:
         )
 
     async def _payload(self, athlete_id: str, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
-        """Events as sent to `append_events`, personal fields encrypted with the athlete's key."""
+        """Events as sent to `append_events`, personal fields encrypted with the athlete's key.
+
+        The key (a round trip, and created on first use) is fetched only when some event has a
+        personal field with a value to seal: a run without name or notes needs none, and
+        `encrypt_fields` would leave its data unchanged anyway. Whenever there IS a value to
+        seal the key is fetched as before, so an erased athlete's (NULL) still turns it into
+        "[erased]"; skipping also creates no key for an athlete who never had personal data.
+        """
         personal = self._personal_fields(events)
         key: bytes | None = None
         if personal:
@@ -239,14 +252,20 @@ class EventStore:
         return out
 
     def _personal_fields(self, events: Sequence[NewEvent]) -> list[frozenset[str]] | None:
-        """Per event, the fields to encrypt; None when no event has any (the common case)."""
+        """Per event, the personal fields that carry a value (present and not None: exactly
+        those `crypto.encrypt_fields` seals); None when no event has any (the common case)."""
         if self.registry is None:
             return None
         known = self.registry.events
-        fields = [
-            cls.personal_fields if (cls := known.get(e.event_type)) is not None else frozenset()
-            for e in events
-        ]
+        empty: frozenset[str] = frozenset()
+        fields: list[frozenset[str]] = []
+        for event in events:
+            cls = known.get(event.event_type)
+            declared = cls.personal_fields if cls is not None else empty
+            if declared:
+                data = event.data
+                declared = frozenset(f for f in declared if data.get(f) is not None)
+            fields.append(declared)
         return fields if any(fields) else None
 
     async def erase_athlete(self, athlete_id: str) -> None:
@@ -263,7 +282,7 @@ class EventStore:
     async def read_stream(self, stream_id: str, *, from_version: int = 1) -> list[RecordedEvent]:
         with _database_errors():
             rows = await self._db.fetch(self._sql_stream, stream_id, from_version)
-        return await self._decode(rows)
+        return await self._decode(rows, keys_joined=True)
 
     async def stream_info(self, stream_id: str) -> StreamInfo | None:
         with _database_errors():
@@ -323,7 +342,7 @@ class EventStore:
         args.append(limit)
         where = " AND ".join(clauses) or "true"
         sql = render(
-            f"SELECT {EVENT_COLUMNS} FROM {{ns}}.events WHERE {where}"
+            f"SELECT {EVENT_COLUMNS}, {NO_KEY} FROM {{ns}}.events WHERE {where}"
             f" ORDER BY global_position LIMIT ${len(args)}",
             self.namespace,
         )
@@ -393,11 +412,15 @@ class EventStore:
         listener.wake.clear()
         return asyncio.create_task(self.read_all(after, limit=batch))
 
-    async def _decode(self, rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
+    async def _decode(
+        self, rows: Sequence[asyncpg.Record], *, keys_joined: bool = False
+    ) -> list[RecordedEvent]:
         """Rows -> events: personal fields opened (or erased), data upcast to current versions.
 
-        Pure CPU with the cyclic GC paused (see `codec.gc_paused`). Only a page with sealed
-        fields awaits (the keys of their athletes), between two such blocks.
+        Pure CPU with the cyclic GC paused (see `codec.gc_paused`). `keys_joined`: each row's
+        KEY_COLUMN holds its athlete's key (NULL: erased or none), as read_stream selects it;
+        otherwise only a page with sealed fields awaits (the keys of their athletes), between
+        two such blocks.
         """
         if not rows:
             return []
@@ -412,6 +435,16 @@ class EventStore:
                 if marker in text and crypto.has_sealed(data)
             }
             if not sealed:
+                return self._events(rows, datas)
+            if keys_joined:
+                for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
+                    if marker in text:
+                        datas[i] = crypto.decrypt_fields(
+                            datas[i],
+                            row[KEY_COLUMN],
+                            athlete_id=row[ATHLETE_COLUMN],
+                            event_id=str(row[1]),
+                        )
                 return self._events(rows, datas)
         with _database_errors():
             found = await self._db.fetch(self._sql_keys, list(sealed))
@@ -450,7 +483,7 @@ def _read_all_sql(namespace: str, *, until: bool, types: bool) -> str:
     if types:
         where.append(f"event_type = ANY(${4 if until else 3}::text[])")
     return render(
-        f"SELECT {EVENT_COLUMNS} FROM {{ns}}.events WHERE {' AND '.join(where)}"
+        f"SELECT {EVENT_COLUMNS}, {NO_KEY} FROM {{ns}}.events WHERE {' AND '.join(where)}"
         " ORDER BY global_position LIMIT $2",
         namespace,
     )

@@ -82,13 +82,17 @@ async def compare(
     drift = [Drift(k, "missing from the live read models") for k in sorted(want - have)]
     drift += [Drift(k, "in the live read models but not in a replay") for k in sorted(have - want)]
     common = sorted(want & have)
-    expected_values = await _values(redis, [(expected.prefix + k).encode() for k in common])
-    actual_values = await _values(redis, [(actual.prefix + k).encode() for k in common])
-    for key, expected_value, actual_value in zip(
-        common, expected_values, actual_values, strict=True
-    ):
-        if expected_value != actual_value:
-            drift.append(Drift(key, f"differs: live {actual_value!r} != replay {expected_value!r}"))
+    for i in range(0, len(common), _BATCH):  # batch by batch: never both spaces in memory
+        batch = common[i : i + _BATCH]
+        expected_values = await _values(redis, [(expected.prefix + k).encode() for k in batch])
+        actual_values = await _values(redis, [(actual.prefix + k).encode() for k in batch])
+        for key, expected_value, actual_value in zip(
+            batch, expected_values, actual_values, strict=True
+        ):
+            if expected_value != actual_value:
+                drift.append(
+                    Drift(key, f"differs: live {actual_value!r} != replay {expected_value!r}")
+                )
     return drift
 
 

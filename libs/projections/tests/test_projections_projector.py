@@ -141,6 +141,25 @@ async def test_catch_up_from_zero_equals_inline(world: World) -> None:
     assert await dump(world.redis, keys) == once
 
 
+async def test_catch_up_after_inline_applies_only_what_a_projection_missed(
+    world: World,
+) -> None:
+    """The catch-up's one-script fast path skips an event only when EVERY projection of its type
+    applied it: here one projection was projected inline and the other was not."""
+    batches = await workload(world.store, seed=3)
+    expected = await inline_once(world, batches, "both")
+    keys = Keys(world.namespace, "partial")
+    for batch in batches:  # inline with the counter only (a replica that knew just one)
+        await Projector(world.redis, world.store, [CountProjection()], keys).apply(batch)
+    behind = await dump(world.redis, keys)
+    assert behind != expected  # the totals are missing
+    projector = Projector(world.redis, world.store, PROJECTIONS, keys, name="partial")
+    head = await world.store.head()
+    assert await projector.catch_up() == head
+    assert await dump(world.redis, keys) == expected  # totals filled, counters not doubled
+    assert await projector.checkpoint() == head
+
+
 async def test_catch_up_until_stops_there(world: World) -> None:
     batches = await workload(world.store, appends=10)
     middle = batches[4][-1].global_position

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from maratron_contracts.envelope import RecordedEvent
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 from redis.exceptions import WatchError
 
 from maratron_projections.keys import Keys
@@ -38,6 +39,19 @@ local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 local new = tonumber(ARGV[1])
 if new > cur then redis.call('SET', KEYS[1], ARGV[1]) return new end
 return cur
+"""
+
+# The catch-up's fast path: when every marker in KEYS[1..n-1] already holds ARGV[1] (the event's
+# stream version) or more, every projection concerned has applied the event: move the checkpoint
+# KEYS[n] up to ARGV[2] (never down) and return 1. Otherwise change nothing and return 0.
+ALREADY_APPLIED_SCRIPT = """
+local version = tonumber(ARGV[1])
+for i = 1, #KEYS - 1 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') < version then return 0 end
+end
+local cur = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+if tonumber(ARGV[2]) > cur then redis.call('SET', KEYS[#KEYS], ARGV[2]) end
+return 1
 """
 
 _MAX_WATCH_RETRIES = 100
@@ -80,6 +94,7 @@ class Projector:
         self._checkpoint_key = keys.checkpoint(self.name)
         self._sentinel_key = keys("running", self.name)
         self._set_max = redis.register_script(SET_MAX_SCRIPT)
+        self._already_applied: AsyncScript | None = None  # registered on first catch-up use
 
     # -- public API -------------------------------------------------------------------------
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
@@ -176,6 +191,8 @@ class Projector:
 
     async def _project_all(self, event: RecordedEvent, *, checkpoint: int) -> None:
         handlers = self._by_type.get(event.event_type, ())
+        if handlers and await self._applied_by_all(event, handlers, checkpoint):
+            return
         for i, projection in enumerate(handlers):
             last = i == len(handlers) - 1
             await self._project(
@@ -184,6 +201,20 @@ class Projector:
                 floor=event.stream_version - 1,
                 checkpoint=checkpoint if last else None,
             )
+
+    async def _applied_by_all(
+        self, event: RecordedEvent, handlers: Sequence[Projection], checkpoint: int
+    ) -> bool:
+        """One round trip for the common catch-up case, an event every projection already
+        applied inline: check all their markers and move the checkpoint in one script (the
+        per-projection path takes a WATCH, a GET and an UNWATCH each, then the checkpoint)."""
+        if self._already_applied is None:
+            self._already_applied = self.redis.register_script(ALREADY_APPLIED_SCRIPT)
+        markers = [self.keys.applied(p.name, event.stream_id) for p in handlers]
+        done = await self._already_applied(
+            keys=[*markers, self._checkpoint_key], args=[event.stream_version, checkpoint]
+        )
+        return bool(done)
 
     async def _project(
         self,

@@ -119,33 +119,65 @@ class RunsProjection:
             if await pipe.get(k.erased) is not None:
                 new = _scrubbed(new)
         _begin(pipe)
+        self._replace(pipe, k, old, new)
+        old_member = None if old is None else index_member(old)
+        new_member = None if new is None else index_member(new)
         if old is not None:
-            self._contribute(pipe, k, old, -1)
-            pipe.zrem(k.index, index_member(old))
-            pipe.hdel(k.runs, old.run_id)
+            if old_member != new_member:
+                pipe.zrem(k.index, old_member)
+            if new is None or new.run_id != old.run_id:
+                pipe.hdel(k.runs, old.run_id)
         if new is not None:
-            self._contribute(pipe, k, new, +1)
-            pipe.zadd(k.index, {index_member(new): 0})
+            pipe.zadd(k.index, {new_member: 0})
             pipe.hset(k.runs, new.run_id, new.model_dump_json())
 
     @staticmethod
-    def _contribute(pipe: Pipeline, k: RunsKeys, run: Run, sign: int) -> None:
-        amounts = (
-            ("c", 1),
-            ("d", run.distance_m),
-            ("t", run.duration_s),
-            ("e", run.elevation_gain_m or 0),
-        )
-        for bucket in buckets(run.date):
-            for field, amount in amounts:
-                pipe.hincrby(k.days, bucket_field(bucket, field), sign * amount)
-            if sign > 0:
-                pipe.zadd(k.longest(bucket), {run.run_id: run.distance_m})
-            else:
-                pipe.zrem(k.longest(bucket), run.run_id)
-        if run.shoe_id is not None:
-            pipe.hincrby(k.shoe_distance, run.shoe_id, sign * run.distance_m)
-            pipe.hincrby(k.shoe_runs, run.shoe_id, sign)
+    def _replace(pipe: Pipeline, k: RunsKeys, old: Run | None, new: Run | None) -> None:
+        """Swap `old`'s contribution to its day/month and shoe sums for `new`'s.
+
+        Both are netted per (key, field) first, so an edit issues one HINCRBY per field it
+        changes instead of a subtraction and an addition per field (an edit of the duration:
+        2 instead of 20). Equivalent in Redis: the increments are commutative; a net zero is
+        skipped only for a field `old` contributed to (its own earlier +1 created the field,
+        so HINCRBY 0 would change nothing), never for a field only `new` touches (HINCRBY 0
+        creates it with "0"). Likewise a `longest` ZREM is skipped where `new` re-adds the
+        member to the same bucket (ZADD then sets its score)."""
+        deltas: dict[tuple[str, str], int] = {}
+        covered: set[tuple[str, str]] = set()
+        old_buckets: tuple[str, ...] = ()
+        for run, sign in ((old, -1), (new, +1)):
+            if run is None:
+                continue
+            fields = [
+                (k.days, bucket_field(bucket, field), amount)
+                for bucket in buckets(run.date)
+                for field, amount in (
+                    ("c", 1),
+                    ("d", run.distance_m),
+                    ("t", run.duration_s),
+                    ("e", run.elevation_gain_m or 0),
+                )
+            ]
+            if run.shoe_id is not None:
+                fields.append((k.shoe_distance, run.shoe_id, run.distance_m))
+                fields.append((k.shoe_runs, run.shoe_id, 1))
+            for key, field, amount in fields:
+                deltas[key, field] = deltas.get((key, field), 0) + sign * amount
+                if sign < 0:
+                    covered.add((key, field))
+            if sign < 0:
+                old_buckets = buckets(run.date)
+        for (key, field), delta in deltas.items():
+            if delta or (key, field) not in covered:
+                pipe.hincrby(key, field, delta)
+        new_buckets = () if new is None else buckets(new.date)
+        if old is not None:
+            for bucket in old_buckets:
+                if bucket not in new_buckets or new is None or new.run_id != old.run_id:
+                    pipe.zrem(k.longest(bucket), old.run_id)
+        if new is not None:
+            for bucket in new_buckets:
+                pipe.zadd(k.longest(bucket), {new.run_id: new.distance_m})
 
 
 class ShoesProjection:

@@ -120,14 +120,14 @@ class RunsProjection:
                 new = _scrubbed(new)
         _begin(pipe)
         self._replace(pipe, k, old, new)
-        old_member = None if old is None else index_member(old)
         new_member = None if new is None else index_member(new)
         if old is not None:
+            old_member = index_member(old)
             if old_member != new_member:
                 pipe.zrem(k.index, old_member)
             if new is None or new.run_id != old.run_id:
                 pipe.hdel(k.runs, old.run_id)
-        if new is not None:
+        if new is not None and new_member is not None:
             pipe.zadd(k.index, {new_member: 0})
             pipe.hset(k.runs, new.run_id, new.model_dump_json())
 

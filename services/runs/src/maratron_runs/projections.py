@@ -41,6 +41,8 @@ from maratron_runs.readmodel import RunsKeys, bucket_field, buckets, index_membe
 
 ERASED = "[erased]"
 RUN_PERSONAL = ("name", "notes")
+_WRITTEN_MAX = 4096
+"""Run JSON blobs `RunsProjection` remembers having written (an edit usually follows soon)."""
 
 
 def _decode(event: RecordedEvent) -> Event:
@@ -99,13 +101,19 @@ class RunsProjection:
     event_types = frozenset({"RunLogged", "RunUpdated", "RunDeleted"})
     projects_decided_events = True
 
+    def __init__(self) -> None:
+        # Run JSON this projection wrote -> the Run and its index member (see `_previous`).
+        self._written: dict[str, tuple[Run, str]] = {}
+
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
         k = RunsKeys(keys, event.athlete_id)
         ev = _decode(event)
         old: Run | None = None
+        old_member = ""
         if isinstance(ev, RunUpdated | RunDeleted):
             raw = await pipe.hget(k.runs, ev.run_id)  # type: ignore[misc]
-            old = None if raw is None else Run.model_validate_json(raw)
+            if raw is not None:
+                old, old_member = self._previous(text(raw))
         new: Run | None = None
         if isinstance(ev, RunLogged):
             new = views.run_logged(event.athlete_id, ev)
@@ -122,17 +130,57 @@ class RunsProjection:
         self._replace(pipe, k, old, new)
         new_member = None if new is None else index_member(new)
         if old is not None:
-            old_member = index_member(old)
             if old_member != new_member:
                 pipe.zrem(k.index, old_member)
             if new is None or new.run_id != old.run_id:
                 pipe.hdel(k.runs, old.run_id)
         if new is not None and new_member is not None:
+            blob = new.model_dump_json()
             pipe.zadd(k.index, {new_member: 0})
-            pipe.hset(k.runs, new.run_id, new.model_dump_json())
+            pipe.hset(k.runs, new.run_id, blob)
+            self._remember(blob, new, new_member)
+
+    def _previous(self, blob: str) -> tuple[Run, str]:
+        """The stored run and its index member, without parsing JSON this projection wrote.
+
+        Keyed by the exact JSON: a blob anyone else changed (the erasure scrub) or that an
+        earlier process wrote is simply not found and is parsed. The Run is shared with the
+        cache, which is safe because nothing here mutates a Run (updates build a new one)."""
+        hit = self._written.pop(blob, None)
+        if hit is not None:
+            return hit
+        run = Run.model_validate_json(blob)
+        return run, index_member(run)
+
+    def _remember(self, blob: str, run: Run, member: str) -> None:
+        written = self._written
+        written[blob] = (run, member)
+        if len(written) > _WRITTEN_MAX:  # oldest first: dicts keep insertion order
+            del written[next(iter(written))]
 
     @staticmethod
-    def _replace(pipe: Pipeline, k: RunsKeys, old: Run | None, new: Run | None) -> None:
+    def _sums(k: RunsKeys, run: Run) -> dict[tuple[str, str], int]:
+        """(key, field) -> what `run` adds to its day and month aggregates and its shoe."""
+        day, month = buckets(run.date)
+        d, t, e = run.distance_m, run.duration_s, run.elevation_gain_m or 0
+        days = k.days
+        sums = {
+            (days, bucket_field(day, "c")): 1,
+            (days, bucket_field(day, "d")): d,
+            (days, bucket_field(day, "t")): t,
+            (days, bucket_field(day, "e")): e,
+            (days, bucket_field(month, "c")): 1,
+            (days, bucket_field(month, "d")): d,
+            (days, bucket_field(month, "t")): t,
+            (days, bucket_field(month, "e")): e,
+        }
+        if run.shoe_id is not None:
+            sums[k.shoe_distance, run.shoe_id] = d
+            sums[k.shoe_runs, run.shoe_id] = 1
+        return sums
+
+    @classmethod
+    def _replace(cls, pipe: Pipeline, k: RunsKeys, old: Run | None, new: Run | None) -> None:
         """Swap `old`'s contribution to its day/month and shoe sums for `new`'s.
 
         Both are netted per (key, field) first, so an edit issues one HINCRBY per field it
@@ -142,37 +190,20 @@ class RunsProjection:
         so HINCRBY 0 would change nothing), never for a field only `new` touches (HINCRBY 0
         creates it with "0"). Likewise a `longest` ZREM is skipped where `new` re-adds the
         member to the same bucket (ZADD then sets its score)."""
-        deltas: dict[tuple[str, str], int] = {}
-        covered: set[tuple[str, str]] = set()
-        old_buckets: tuple[str, ...] = ()
-        for run, sign in ((old, -1), (new, +1)):
-            if run is None:
-                continue
-            fields = [
-                (k.days, bucket_field(bucket, field), amount)
-                for bucket in buckets(run.date)
-                for field, amount in (
-                    ("c", 1),
-                    ("d", run.distance_m),
-                    ("t", run.duration_s),
-                    ("e", run.elevation_gain_m or 0),
-                )
-            ]
-            if run.shoe_id is not None:
-                fields.append((k.shoe_distance, run.shoe_id, run.distance_m))
-                fields.append((k.shoe_runs, run.shoe_id, 1))
-            for key, field, amount in fields:
-                deltas[key, field] = deltas.get((key, field), 0) + sign * amount
-                if sign < 0:
-                    covered.add((key, field))
-            if sign < 0:
-                old_buckets = buckets(run.date)
-        for (key, field), delta in deltas.items():
-            if delta or (key, field) not in covered:
-                pipe.hincrby(key, field, delta)
+        before = {} if old is None else cls._sums(k, old)
+        after = {} if new is None else cls._sums(k, new)
+        for (key, field), amount in after.items():
+            previous = before.get((key, field))
+            if previous is None:
+                pipe.hincrby(key, field, amount)
+            elif amount != previous:
+                pipe.hincrby(key, field, amount - previous)
+        for (key, field), amount in before.items():
+            if amount and (key, field) not in after:
+                pipe.hincrby(key, field, -amount)
         new_buckets = () if new is None else buckets(new.date)
         if old is not None:
-            for bucket in old_buckets:
+            for bucket in buckets(old.date):
                 if bucket not in new_buckets or new is None or new.run_id != old.run_id:
                     pipe.zrem(k.longest(bucket), old.run_id)
         if new is not None:

@@ -26,7 +26,7 @@ class InsightsProjection:
     event_types: frozenset[str] = RUN_EVENTS | PROFILE_EVENTS | SHOE_EVENTS
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
-        k = InsightsKeys(keys, event.athlete_id)
+        k = InsightsKeys.of(keys, event.athlete_id)
         data = event.data
         kind = event.event_type
         if kind in ("AthleteRegistered", "ProfileUpdated"):

@@ -16,6 +16,8 @@ Per-athlete keys carry the athlete id in a hash tag (`{athlete}`), like the runs
 
 from __future__ import annotations
 
+import functools
+
 from maratron_projections import Keys
 
 
@@ -33,6 +35,17 @@ class InsightsKeys:
         self.profile = keys("insights", a, "profile")
         self.rev = keys("insights", a, "rev")
         self.latest = keys("insights", a, "latest")
+
+    @staticmethod
+    def of(keys: Keys, athlete_id: str) -> InsightsKeys:
+        """The (shared, never mutated) key names, built once per key space and athlete: the
+        projection needs them for every event."""
+        return _insights_keys(keys, athlete_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _insights_keys(keys: Keys, athlete_id: str) -> InsightsKeys:
+    return InsightsKeys(keys, athlete_id)
 
 
 def dirty_key(keys: Keys) -> str:

@@ -55,6 +55,11 @@ def _scrubbed(run: Run) -> Run:
     return run.model_copy(update=erased) if erased else run
 
 
+def _has_personal(run: Run) -> bool:
+    """`_scrubbed(run) != run`, without building the copy (checked for every run event)."""
+    return any(getattr(run, f) not in (None, ERASED) for f in RUN_PERSONAL)
+
+
 def _begin(pipe: Pipeline) -> None:
     if not pipe.explicit_transaction:
         pipe.multi()  # type: ignore[no-untyped-call]
@@ -67,7 +72,7 @@ class ProfileProjection:
     event_types = frozenset({"AthleteRegistered", "ProfileUpdated", "AthleteDeleted"})
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
-        k = RunsKeys(keys, event.athlete_id)
+        k = RunsKeys.of(keys, event.athlete_id)
         ev = _decode(event)
         if isinstance(ev, AthleteRegistered):
             _begin(pipe)
@@ -106,7 +111,7 @@ class RunsProjection:
         self._written: dict[str, tuple[Run, str]] = {}
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
-        k = RunsKeys(keys, event.athlete_id)
+        k = RunsKeys.of(keys, event.athlete_id)
         ev = _decode(event)
         old: Run | None = None
         old_member = ""
@@ -119,7 +124,7 @@ class RunsProjection:
             new = views.run_logged(event.athlete_id, ev)
         elif isinstance(ev, RunUpdated) and old is not None:
             new = views.run_updated(old, ev)
-        if new is not None and _scrubbed(new) != new:
+        if new is not None and _has_personal(new):
             # An event read before its athlete's erasure must not bring personal data back
             # after the scrub: watch the tombstone (the scrub sets it in its MULTI). A run
             # without personal fields has nothing to scrub: no need for those two round trips.
@@ -219,7 +224,7 @@ class ShoesProjection:
     projects_decided_events = True
 
     async def apply(self, event: RecordedEvent, pipe: Pipeline, keys: Keys) -> None:
-        k = RunsKeys(keys, event.athlete_id)
+        k = RunsKeys.of(keys, event.athlete_id)
         ev = _decode(event)
         if isinstance(ev, ShoeAdded):
             _begin(pipe)

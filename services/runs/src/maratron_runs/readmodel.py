@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import re
 
 from maratron_contracts.runs import Run
@@ -57,6 +58,17 @@ class RunsKeys:
 
     def longest(self, bucket: str) -> str:
         return self.longest_prefix + bucket
+
+    @staticmethod
+    def of(keys: Keys, athlete_id: str) -> RunsKeys:
+        """The (shared, never mutated) key names, built once per key space and athlete: the
+        projections need them for every event (ten key names each)."""
+        return _runs_keys(keys, athlete_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _runs_keys(keys: Keys, athlete_id: str) -> RunsKeys:
+    return RunsKeys(keys, athlete_id)
 
 
 def buckets(day: dt.date) -> tuple[str, str]:

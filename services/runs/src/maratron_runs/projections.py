@@ -41,7 +41,7 @@ from maratron_runs.readmodel import RunsKeys, bucket_field, buckets, index_membe
 
 ERASED = "[erased]"
 RUN_PERSONAL = ("name", "notes")
-_WRITTEN_MAX = 4096
+_WRITTEN_MAX = 1024
 """Run JSON blobs `RunsProjection` remembers having written (an edit usually follows soon)."""
 
 

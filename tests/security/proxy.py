@@ -22,6 +22,7 @@ class RoundRobinProxy:
         self._next = itertools.cycle(range(len(self._backends)))
         self.served: list[int] = [0] * len(self._backends)
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[object]] = set()
 
     @property
     def port(self) -> int:
@@ -30,6 +31,10 @@ class RoundRobinProxy:
         return port
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -69,4 +74,9 @@ class RoundRobinProxy:
             yield f"http://127.0.0.1:{self.port}/mcp"
         finally:
             self._server.close()
+            # Connections still open (a client that kept one idle) end here, not when the
+            # event loop is torn down with their handlers suspended.
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()

@@ -24,7 +24,7 @@ from maratron_runs.app import build_app as build_runs
 from maratron_runs.settings import RunsSettings
 from maratron_service.app import ServiceApp
 from maratron_service.settings import Settings
-from maratron_service.testing import drop_namespace, running_app, settings_for
+from maratron_service.testing import app_in_namespace
 from maratron_testing.plugin import StackUrls
 
 SERVICES: dict[str, tuple[Callable[[Any], ServiceApp], type[Settings]]] = {
@@ -48,12 +48,10 @@ async def service_app(
     request: pytest.FixtureRequest, maratron_stack: StackUrls, namespace: str
 ) -> AsyncIterator[ServiceApp]:
     build, settings_cls = SERVICES[request.param]
-    settings = settings_for(maratron_stack, settings_cls, namespace, relay_enabled=False)
-    try:
-        async with running_app(build, settings) as app:
-            yield app
-    finally:
-        await drop_namespace(maratron_stack, namespace)
+    async with app_in_namespace(
+        maratron_stack, build, settings_cls, namespace, relay_enabled=False
+    ) as app:
+        yield app
 
 
 async def test_handlers_match_the_registry(service_app: ServiceApp) -> None:

@@ -11,7 +11,7 @@ from maratron_cli.main import main
 from maratron_runs.app import build_app
 from maratron_runs.settings import RunsSettings
 from maratron_service.app import ServiceApp
-from maratron_service.testing import drop_namespace, running_app, settings_for
+from maratron_service.testing import app_in_namespace
 from maratron_testing.plugin import StackUrls
 
 Cli = Callable[..., Awaitable[tuple[int, str]]]
@@ -38,9 +38,7 @@ async def runs_app(
                        ("REDIS_URL", maratron_stack.redis_url),
                        ("MARATRON_NAMESPACE", namespace)):  # fmt: skip
         monkeypatch.setenv(var, value)
-    settings = settings_for(maratron_stack, RunsSettings, namespace, relay_enabled=False)
-    try:
-        async with running_app(build_app, settings) as app:
-            yield app
-    finally:
-        await drop_namespace(maratron_stack, namespace)
+    async with app_in_namespace(
+        maratron_stack, build_app, RunsSettings, namespace, relay_enabled=False
+    ) as app:
+        yield app

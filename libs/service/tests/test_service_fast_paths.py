@@ -26,7 +26,10 @@ from maratron_service.commands import (
     _decided_events,
 )
 from maratron_service.settings import Settings
-from maratron_service.testing import client_of, drop_namespace, running_app, settings_for
+from maratron_service.testing import (
+    app_in_namespace,
+    client_of,
+)
 from maratron_testing.plugin import StackUrls
 from redis.asyncio.client import Pipeline
 
@@ -89,12 +92,10 @@ def build_app(settings: Settings) -> ServiceApp:
 
 @pytest.fixture
 async def fast_app(maratron_stack: StackUrls, namespace: str) -> AsyncIterator[ServiceApp]:
-    settings = settings_for(maratron_stack, Settings, namespace, service_name="fast")
-    try:
-        async with running_app(build_app, settings) as app:
-            yield app
-    finally:
-        await drop_namespace(maratron_stack, namespace)
+    async with app_in_namespace(
+        maratron_stack, build_app, Settings, namespace, service_name="fast"
+    ) as app:
+        yield app
 
 
 async def _sum(app: ServiceApp, sum_id: str) -> int:

@@ -1,8 +1,8 @@
 """Test helpers: run a `ServiceApp` in the current event loop against a test stack.
 
-async with running_app(build_app, settings_for(maratron_stack, RunsSettings, namespace)) as app:
+async with app_in_namespace(maratron_stack, build_app, RunsSettings, namespace) as app:
     outcome = await app.client.send("runs", LogRun(...), athlete_id, actor)
-await drop_namespace(maratron_stack, namespace)
+# the namespace is dropped on exit (running_app + drop_namespace by hand do the same in steps)
 """
 
 from __future__ import annotations
@@ -68,6 +68,25 @@ async def running_app(
         yield app
     finally:
         await app.stop()
+
+
+@contextlib.asynccontextmanager
+async def app_in_namespace(
+    stack: StackLike,
+    build_app: Callable[[SettingsT], ServiceApp],
+    settings_cls: type[SettingsT],
+    namespace: str,
+    **overrides: Any,
+) -> AsyncIterator[ServiceApp]:
+    """`running_app` on `settings_for(stack, settings_cls, namespace, **overrides)`, then
+    `drop_namespace` (also when the app failed to start): a service fixture in one line."""
+    try:
+        async with running_app(
+            build_app, settings_for(stack, settings_cls, namespace, **overrides)
+        ) as app:
+            yield app
+    finally:
+        await drop_namespace(stack, namespace)
 
 
 def client_of(app: ServiceApp, **options: Any) -> CommandClient:
